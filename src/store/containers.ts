@@ -1,0 +1,105 @@
+// Containers: one row each, the JSON config plus the columns that ps and reconciliation read.
+import type { DB } from './db.js';
+
+export type ContainerState = 'created' | 'running' | 'paused' | 'exited' | 'removing';
+
+export interface ContainerRow {
+  id: string;
+  name: string;
+  image_id: string;
+  image_ref: string;
+  config: string;
+  driver: string;
+  init_layer: string;
+  rw_layer: string;
+  state: ContainerState;
+  pid: number | null;
+  pid_start: number | null;
+  monitor_pid: number | null;
+  boot_id: string | null;
+  exit_code: number | null;
+  oom_killed: number;
+  error: string | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export type NewContainer = Pick<
+  ContainerRow,
+  'id' | 'name' | 'image_id' | 'image_ref' | 'config' | 'driver' | 'init_layer' | 'rw_layer' | 'created_at'
+>;
+
+export function insertContainer(db: DB, row: NewContainer): void {
+  db.prepare(
+    `INSERT INTO containers (id, name, image_id, image_ref, config, driver, init_layer, rw_layer, state, created_at)
+     VALUES (@id, @name, @image_id, @image_ref, @config, @driver, @init_layer, @rw_layer, 'created', @created_at)`,
+  ).run(row);
+}
+
+export function getContainer(db: DB, id: string): ContainerRow | undefined {
+  return db.prepare('SELECT * FROM containers WHERE id = ?').get(id) as ContainerRow | undefined;
+}
+
+export function getContainerByName(db: DB, name: string): ContainerRow | undefined {
+  return db.prepare('SELECT * FROM containers WHERE name = ?').get(name) as ContainerRow | undefined;
+}
+
+/** Up to two containers whose id starts with `prefix` (two means ambiguous). */
+export function containersByIdPrefix(db: DB, prefix: string): ContainerRow[] {
+  return db
+    .prepare('SELECT * FROM containers WHERE id >= ? AND id < ? LIMIT 2')
+    .all(prefix, `${prefix}\uffff`) as ContainerRow[];
+}
+
+export function nameTaken(db: DB, name: string): boolean {
+  return db.prepare('SELECT 1 FROM containers WHERE name = ?').get(name) !== undefined;
+}
+
+export function listContainers(db: DB, opts: { all: boolean }): ContainerRow[] {
+  const sql = opts.all
+    ? 'SELECT * FROM containers ORDER BY created_at DESC'
+    : `SELECT * FROM containers WHERE state IN ('running','paused') ORDER BY created_at DESC`;
+  return db.prepare(sql).all() as ContainerRow[];
+}
+
+export function markRunning(
+  db: DB,
+  id: string,
+  v: { pid: number; pid_start: number; monitor_pid: number; boot_id: string; started_at: string },
+): void {
+  db.prepare(
+    `UPDATE containers SET state = 'running', pid = @pid, pid_start = @pid_start, monitor_pid = @monitor_pid,
+       boot_id = @boot_id, started_at = @started_at, exit_code = NULL, oom_killed = 0, error = NULL,
+       finished_at = NULL
+     WHERE id = @id`,
+  ).run({ id, ...v });
+}
+
+export function markExited(
+  db: DB,
+  id: string,
+  v: { exit_code: number; oom_killed: boolean; finished_at: string; error?: string | null },
+): void {
+  db.prepare(
+    `UPDATE containers SET state = 'exited', pid = NULL, pid_start = NULL, monitor_pid = NULL,
+       exit_code = @exit_code, oom_killed = @oom_killed, finished_at = @finished_at, error = @error
+     WHERE id = @id`,
+  ).run({ id, exit_code: v.exit_code, oom_killed: v.oom_killed ? 1 : 0, finished_at: v.finished_at, error: v.error ?? null });
+}
+
+export function setContainerState(db: DB, id: string, state: ContainerState): void {
+  db.prepare('UPDATE containers SET state = ? WHERE id = ?').run(state, id);
+}
+
+export function setContainerError(db: DB, id: string, error: string | null): void {
+  db.prepare('UPDATE containers SET error = ? WHERE id = ?').run(error, id);
+}
+
+export function renameContainer(db: DB, id: string, name: string): void {
+  db.prepare('UPDATE containers SET name = ? WHERE id = ?').run(name, id);
+}
+
+export function deleteContainer(db: DB, id: string): void {
+  db.prepare('DELETE FROM containers WHERE id = ?').run(id);
+}

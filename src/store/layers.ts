@@ -1,0 +1,56 @@
+// The layer chain: one row per image layer, keyed by docker's chainID.
+import type { DB } from './db.js';
+
+export interface LayerRow {
+  chain_id: string;
+  diff_id: string;
+  parent: string | null;
+  cache_id: string;
+  driver: string;
+  size: number;
+  created_at: string;
+}
+
+export function getLayer(db: DB, chainId: string): LayerRow | undefined {
+  return db.prepare('SELECT * FROM layers WHERE chain_id = ?').get(chainId) as LayerRow | undefined;
+}
+
+export function insertLayer(db: DB, row: LayerRow): void {
+  db.prepare(
+    `INSERT INTO layers (chain_id, diff_id, parent, cache_id, driver, size, created_at)
+     VALUES (@chain_id, @diff_id, @parent, @cache_id, @driver, @size, @created_at)`,
+  ).run(row);
+}
+
+/** The chain from the top layer down to the base, top first. */
+export function layerChain(db: DB, topChainId: string): LayerRow[] {
+  return db
+    .prepare(
+      `WITH RECURSIVE chain(chain_id, depth) AS (
+         SELECT ?, 0
+         UNION ALL
+         SELECT l.parent, c.depth + 1 FROM layers l JOIN chain c ON l.chain_id = c.chain_id
+         WHERE l.parent IS NOT NULL)
+       SELECT l.* FROM chain c JOIN layers l ON l.chain_id = c.chain_id ORDER BY c.depth`,
+    )
+    .all(topChainId) as LayerRow[];
+}
+
+/** Layers that no image uses as top layer and no other layer uses as parent. */
+export function unreferencedLayers(db: DB): LayerRow[] {
+  return db
+    .prepare(
+      `SELECT * FROM layers l
+       WHERE NOT EXISTS (SELECT 1 FROM images i WHERE i.top_layer = l.chain_id)
+         AND NOT EXISTS (SELECT 1 FROM layers c WHERE c.parent = l.chain_id)`,
+    )
+    .all() as LayerRow[];
+}
+
+export function deleteLayer(db: DB, chainId: string): void {
+  db.prepare('DELETE FROM layers WHERE chain_id = ?').run(chainId);
+}
+
+export function allLayers(db: DB): LayerRow[] {
+  return db.prepare('SELECT * FROM layers').all() as LayerRow[];
+}

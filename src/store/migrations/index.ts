@@ -1,0 +1,5 @@
+// Numbered migrations, applied in order; PRAGMA user_version records how many have run.
+// Never edit a migration that has shipped: add the next one.
+import { m001 } from './001_init.js';
+
+export const MIGRATIONS: readonly string[] = [m001];
