@@ -16,6 +16,7 @@ export interface ContainerRow {
   pid: number | null;
   pid_start: number | null;
   monitor_pid: number | null;
+  monitor_start: number | null;
   boot_id: string | null;
   exit_code: number | null;
   oom_killed: number;
@@ -66,11 +67,11 @@ export function listContainers(db: DB, opts: { all: boolean }): ContainerRow[] {
 export function markRunning(
   db: DB,
   id: string,
-  v: { pid: number; pid_start: number; monitor_pid: number; boot_id: string; started_at: string },
+  v: { pid: number; pid_start: number; monitor_pid: number; monitor_start: number; boot_id: string; started_at: string },
 ): void {
   db.prepare(
     `UPDATE containers SET state = 'running', pid = @pid, pid_start = @pid_start, monitor_pid = @monitor_pid,
-       boot_id = @boot_id, started_at = @started_at, exit_code = NULL, oom_killed = 0, error = NULL,
+       monitor_start = @monitor_start, boot_id = @boot_id, started_at = @started_at, exit_code = NULL, oom_killed = 0, error = NULL,
        finished_at = NULL
      WHERE id = @id`,
   ).run({ id, ...v });
@@ -82,7 +83,7 @@ export function markExited(
   v: { exit_code: number; oom_killed: boolean; finished_at: string; error?: string | null },
 ): void {
   db.prepare(
-    `UPDATE containers SET state = 'exited', pid = NULL, pid_start = NULL, monitor_pid = NULL,
+    `UPDATE containers SET state = 'exited', pid = NULL, pid_start = NULL, monitor_pid = NULL, monitor_start = NULL,
        exit_code = @exit_code, oom_killed = @oom_killed, finished_at = @finished_at, error = @error
      WHERE id = @id`,
   ).run({ id, exit_code: v.exit_code, oom_killed: v.oom_killed ? 1 : 0, finished_at: v.finished_at, error: v.error ?? null });
@@ -102,4 +103,12 @@ export function renameContainer(db: DB, id: string, name: string): void {
 
 export function deleteContainer(db: DB, id: string): void {
   db.prepare('DELETE FROM containers WHERE id = ?').run(id);
+}
+
+export function countContainersByState(db: DB): Record<ContainerState, number> {
+  const out: Record<ContainerState, number> = { created: 0, running: 0, paused: 0, exited: 0, removing: 0 };
+  for (const r of db.prepare('SELECT state, count(*) AS n FROM containers GROUP BY state').all() as { state: ContainerState; n: number }[]) {
+    out[r.state] = r.n;
+  }
+  return out;
 }

@@ -54,3 +54,22 @@ export function deleteLayer(db: DB, chainId: string): void {
 export function allLayers(db: DB): LayerRow[] {
   return db.prepare('SELECT * FROM layers').all() as LayerRow[];
 }
+
+/** The storage drivers that layers and containers in this state root were made with. */
+export function driversInUse(db: DB): string[] {
+  return (
+    db.prepare('SELECT driver FROM layers UNION SELECT driver FROM containers ORDER BY driver').all() as { driver: string }[]
+  ).map((r) => r.driver);
+}
+
+/** True when an image uses the layer as its top layer or another layer has it as parent. */
+export function layerReferenced(db: DB, chainId: string): boolean {
+  return (
+    db
+      .prepare(
+        `SELECT EXISTS (SELECT 1 FROM images WHERE top_layer = @id)
+             OR EXISTS (SELECT 1 FROM layers WHERE parent = @id) AS used`,
+      )
+      .get({ id: chainId }) as { used: number }
+  ).used === 1;
+}

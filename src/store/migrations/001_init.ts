@@ -38,6 +38,7 @@ CREATE TABLE containers (
   pid          INTEGER,
   pid_start    INTEGER,                      -- start time of pid (clock ticks), to detect pid reuse
   monitor_pid  INTEGER,
+  monitor_start INTEGER,                     -- start time of the monitor, likewise
   boot_id      TEXT,
   exit_code    INTEGER,
   oom_killed   INTEGER NOT NULL DEFAULT 0,

@@ -1,0 +1,217 @@
+/*
+ * helper.h: the types and functions shared by the files of tscontainer-helper.
+ *
+ * One file, one job:
+ *   main.c     argument parsing and dispatch to `run` / `exec`
+ *   sealed.c   re-execute ourselves from a sealed memfd (CVE-2019-5736)
+ *   report.c   failures, the fd 3 report pipe, JSON string escaping, timestamps
+ *   config.c   read config.json (OCI runtime spec subset) and `process` objects
+ *   run.c      the `run` parent: pipes, clone, go, started, then hand over to the monitor
+ *   child.c    the container's init between clone and execve
+ *   mounts.c   rootfs, mounts, devices, pivot_root, masked and read-only paths
+ *   caps.c     capability names, bounding set, capset, ambient set
+ *   process.c  what run and exec share in the child: rlimits, cwd, user, caps, execve
+ *   monitor.c  relay stdio, JSON-lines log, forward signals, reap, exit.json
+ *   pty.c      pseudo-terminals: open, raw mode, window size, passing the master fd
+ *   exec.c     `exec`: join a running container's cgroups and namespaces, fork, exec
+ */
+#ifndef TSC_HELPER_H
+#define TSC_HELPER_H
+
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <termios.h>
+#include <sys/ioctl.h>
+
+/* Exit codes, as docker uses them for a container that never started. */
+#define EXIT_OWN_FAILURE 125 /* the helper itself failed */
+#define EXIT_CANNOT_EXEC 126 /* found, but not executable */
+#define EXIT_NOT_FOUND 127   /* no such executable */
+
+/* ---- config.c ---------------------------------------------------------- */
+
+enum cap_set { CAP_BOUNDING, CAP_EFFECTIVE, CAP_INHERITABLE, CAP_PERMITTED, CAP_AMBIENT, CAP_NSETS };
+
+struct rlimit_entry {
+    int resource;
+    const char *name;
+    uint64_t soft, hard;
+};
+
+struct process_spec {
+    bool terminal;
+    uid_t uid;
+    gid_t gid;
+    gid_t *additional_gids;
+    size_t n_additional_gids;
+    const char **args; /* NULL-terminated */
+    const char **env;  /* NULL-terminated */
+    const char *cwd;
+    bool has_caps;              /* false: leave capabilities alone */
+    uint64_t caps[CAP_NSETS];   /* one bit per capability number */
+    struct rlimit_entry *rlimits;
+    size_t n_rlimits;
+    bool no_new_privileges;
+};
+
+struct mount_entry {
+    const char *destination, *type, *source;
+    const char **options;
+    size_t n_options;
+};
+
+struct ns_entry {
+    int flag;         /* CLONE_NEW* */
+    const char *type; /* "pid", "network", ... */
+    const char *path; /* NULL: a new namespace; else setns into this one */
+};
+
+struct device_entry {
+    const char *path;
+    mode_t type; /* S_IFCHR, S_IFBLK or S_IFIFO */
+    unsigned int major, minor;
+    mode_t mode;
+    uid_t uid;
+    gid_t gid;
+};
+
+struct container_spec {
+    struct process_spec process;
+    char root_path[PATH_MAX]; /* absolute */
+    bool root_readonly;
+    const char *hostname;
+    struct mount_entry *mounts;
+    size_t n_mounts;
+    struct ns_entry *namespaces;
+    size_t n_namespaces;
+    struct device_entry *devices;
+    size_t n_devices;
+    const char **masked_paths;
+    size_t n_masked_paths;
+    const char **readonly_paths;
+    size_t n_readonly_paths;
+    unsigned long rootfs_propagation; /* MS_PRIVATE|MS_REC unless linux.rootfsPropagation */
+    const char *rootfs_type, *rootfs_source, *rootfs_data, *rootfs_cwd; /* annotations */
+};
+
+int config_load(const char *bundle, struct container_spec *spec);
+int process_load(const char *file, struct process_spec *proc);
+/* the new namespaces to create with clone (those listed without a path) */
+int spec_clone_flags(const struct container_spec *spec);
+
+/* ---- report.c ---------------------------------------------------------- */
+
+/* Record a failure (exit code + one sentence); always returns -1. */
+int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int failure_code(void);
+const char *failure_message(void);
+/* Replace the recorded failure with one received from a child. */
+void failure_set(int code, const char *message);
+
+void report_init(void);       /* is fd 3 open? */
+void report_pid(pid_t pid);
+void report_started(void);
+void report_failure(void);    /* the recorded failure, on fd 3 or else stderr */
+void report_close(void);
+
+struct strbuf {
+    char *data;
+    size_t len, cap;
+};
+void sb_add(struct strbuf *sb, const char *data, size_t n);
+void sb_addstr(struct strbuf *sb, const char *s);
+void sb_add_json_string(struct strbuf *sb, const char *data, size_t n);
+/* RFC 3339 UTC with nanoseconds; trim drops trailing zeros as Go's RFC3339Nano does */
+void format_time(char *buf, size_t len, const struct timespec *ts, bool trim);
+int write_all(int fd, const void *data, size_t n);
+
+/* ---- sealed.c ---------------------------------------------------------- */
+
+int sealed_reexec(char **argv);
+
+/* ---- run.c / exec.c ---------------------------------------------------- */
+
+struct run_options {
+    const char *bundle, *state, *log, *oom_file;
+    bool detach, tty, stdin;
+};
+int cmd_run(const struct run_options *opt);
+
+struct exec_options {
+    pid_t pid;
+    const char *process, *state;
+    bool tty, stdin;
+    const char **cgroup_procs;
+    size_t n_cgroup_procs;
+};
+int cmd_exec(const struct exec_options *opt);
+
+/* ---- child.c ----------------------------------------------------------- */
+
+struct child_args {
+    const struct container_spec *spec;
+    int go_fd;      /* read end of the sync pipe: "g" means go, EOF means give up */
+    int err_fd;     /* write end of the CLOEXEC error pipe */
+    int console_fd; /* socket for the pty master with --tty, else -1 */
+    int stdio[3];   /* what becomes fd 0, 1, 2 (without --tty) */
+    int close_fds[8]; /* the parent's ends, closed first thing */
+    size_t n_close_fds;
+    bool have_winsize;
+    struct winsize winsize;
+    sigset_t sigmask; /* restored just before execve */
+};
+int child_main(void *arg);
+/* Send the recorded failure over the error pipe and exit with its code. */
+void child_die(int err_fd) __attribute__((noreturn));
+
+/* ---- mounts.c ---------------------------------------------------------- */
+
+struct console {
+    bool wanted;
+    int master, slave; /* filled in by mounts_setup when wanted */
+};
+int mounts_setup(const struct container_spec *spec, struct console *console);
+
+/* ---- caps.c ------------------------------------------------------------ */
+
+int cap_from_name(const char *name); /* -1 if unknown */
+int caps_drop_bounding(uint64_t keep);
+int caps_apply(const uint64_t caps[CAP_NSETS]);
+
+/* ---- process.c --------------------------------------------------------- */
+
+int process_setup(const struct process_spec *proc); /* rlimits, cwd, user, caps, nnp */
+int process_exec(const struct process_spec *proc);  /* returns only on failure */
+
+/* ---- monitor.c --------------------------------------------------------- */
+
+struct monitor {
+    pid_t pid;       /* the process whose exit ends the monitor */
+    int sigfd;       /* signalfd for the blocked signals */
+    int stdin_dst;   /* container stdin (pipe write end or pty master), -1: none */
+    int out_src;     /* container stdout (pipe read end or pty master) */
+    int err_src;     /* container stderr pipe, -1 with a pty */
+    bool tty;
+    bool to_stdio;   /* copy output to our own stdout / stderr */
+    int log_fd;      /* JSON-lines log, -1: none */
+};
+sigset_t monitor_signals(void);
+int monitor_run(struct monitor *m); /* returns the wait status of m->pid */
+int exit_code_of(int status);
+int write_exit_record(const char *state_dir, int status, const char *oom_file);
+
+/* ---- pty.c ------------------------------------------------------------- */
+
+int pty_open(int ptmx, int *master, int *slave);
+int pty_make_controlling(int slave); /* setsid is done; make it our ctty and fds 0,1,2 */
+int pty_raw_mode(int fd, struct termios *saved);
+void pty_restore_mode(int fd, const struct termios *saved);
+void pty_copy_winsize(int from, int to);
+int pty_send_fd(int sock, int fd);
+int pty_recv_fd(int sock); /* -1 on EOF */
+
+#endif

@@ -1,0 +1,270 @@
+/*
+ * run.c: `tscontainer-helper run`, the parent side.
+ *
+ *   load config.json -> pipes (stdio, sync, error, console) -> clone into new namespaces
+ *   -> report {"type":"pid"} -> wait for "go" on fd 4 -> forward it to the child
+ *   -> report started or error -> become the monitor -> exit.json -> exit with its code
+ */
+#include "helper.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define CHILD_STACK_SIZE (1 << 20)
+
+/* Everything the parent keeps between clone and the monitor. */
+struct run_state {
+    int go_w;                  /* we write "g" here */
+    int err_r;                 /* the child's failure, or EOF after execve */
+    int console_r;             /* the pty master arrives here (--tty) */
+    int stdin_w, stdout_r, stderr_r;
+};
+
+static int make_pipe(int fds[2])
+{
+    /* O_CLOEXEC: no pipe end may slip into the container by accident; dup2 clears it. */
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return fail(EXIT_OWN_FAILURE, "pipe: %m");
+    return 0;
+}
+
+/* Pipes for the container's stdio (without --tty), recording which ends go where. */
+static int make_stdio(const struct run_options *o, struct child_args *a, struct run_state *r)
+{
+    int in[2], out[2], err[2];
+    a->stdio[0] = a->stdio[1] = a->stdio[2] = -1;
+    r->stdin_w = r->stdout_r = r->stderr_r = -1;
+    if (o->tty)
+        return 0; /* the terminal is made by the child inside the container */
+    if (o->stdin && !o->detach) {
+        if (make_pipe(in) < 0)
+            return -1;
+        a->stdio[0] = in[0], r->stdin_w = in[1];
+        a->close_fds[a->n_close_fds++] = in[1];
+    } else {
+        /* the container's stdin is /dev/null unless the caller asked for --stdin */
+        a->stdio[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (a->stdio[0] < 0)
+            return fail(EXIT_OWN_FAILURE, "open /dev/null: %m");
+    }
+    if (make_pipe(out) < 0 || make_pipe(err) < 0)
+        return -1;
+    a->stdio[1] = out[1], r->stdout_r = out[0];
+    a->stdio[2] = err[1], r->stderr_r = err[0];
+    a->close_fds[a->n_close_fds++] = out[0];
+    a->close_fds[a->n_close_fds++] = err[0];
+    return 0;
+}
+
+static int make_sync(const struct run_options *o, struct child_args *a, struct run_state *r)
+{
+    int go[2], err[2];
+    if (make_pipe(go) < 0 || make_pipe(err) < 0)
+        return -1;
+    a->go_fd = go[0], r->go_w = go[1];
+    a->err_fd = err[1], r->err_r = err[0];
+    a->close_fds[a->n_close_fds++] = go[1];
+    a->close_fds[a->n_close_fds++] = err[0];
+    a->console_fd = r->console_r = -1;
+    if (o->tty) {
+        int sv[2];
+        /* a unix socket pair: the only way to hand a file descriptor to another process */
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+            return fail(EXIT_OWN_FAILURE, "socketpair: %m");
+        a->console_fd = sv[1], r->console_r = sv[0];
+        a->close_fds[a->n_close_fds++] = sv[0];
+        /* the caller's window size, if it has one, so the container starts with it */
+        a->have_winsize = !o->detach && ioctl(0, TIOCGWINSZ, &a->winsize) == 0;
+    }
+    return 0;
+}
+
+/* A pid namespace given by path must be joined by us: setns(PID) only affects our children. */
+static int join_pid_namespace(const struct container_spec *s)
+{
+    for (size_t i = 0; i < s->n_namespaces; i++) {
+        if (s->namespaces[i].flag != CLONE_NEWPID || !s->namespaces[i].path)
+            continue;
+        int fd = open(s->namespaces[i].path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || setns(fd, CLONE_NEWPID) < 0)
+            return fail(EXIT_OWN_FAILURE, "join pid namespace %s: %m", s->namespaces[i].path);
+        close(fd);
+    }
+    return 0;
+}
+
+static pid_t clone_child(const struct container_spec *s, struct child_args *a)
+{
+    /* The child gets its own stack; without CLONE_VM it is a copy-on-write copy of us anyway. */
+    char *stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED)
+        return fail(EXIT_OWN_FAILURE, "mmap the child's stack: %m");
+    /* clone: a new process that is, from its first instruction, in the new namespaces */
+    pid_t pid = clone(child_main, stack + CHILD_STACK_SIZE, spec_clone_flags(s) | SIGCHLD, a);
+    if (pid < 0)
+        return fail(EXIT_OWN_FAILURE, "clone the container process: %m");
+    munmap(stack, CHILD_STACK_SIZE);
+    return pid;
+}
+
+/*
+ * Read fd 4 until "go\n". Returns 0 on go, -1 on EOF (the caller gave up).
+ * Without an fd 4 (run by hand) we go at once.
+ */
+static int wait_for_caller(void)
+{
+    char buf[16];
+    size_t len = 0;
+    if (fcntl(4, F_GETFD) < 0)
+        return 0;
+    while (len < sizeof buf) {
+        ssize_t n = read(4, buf + len, sizeof buf - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        len += (size_t)n;
+        if (memchr(buf, '\n', len))
+            break;
+    }
+    close(4);
+    return strncmp(buf, "go", 2) == 0 ? 0 : -1;
+}
+
+/* After "go": EOF on the error pipe means execve succeeded; data is "CODE message". */
+static int read_child_failure(int err_r)
+{
+    char buf[2300];
+    size_t len = 0;
+    ssize_t n;
+    while (len < sizeof buf - 1) {
+        n = read(err_r, buf + len, sizeof buf - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(err_r);
+    if (len == 0)
+        return 0;
+    buf[len] = '\0';
+    char *msg;
+    long code = strtol(buf, &msg, 10);
+    failure_set((int)code, *msg == ' ' ? msg + 1 : msg);
+    return -1;
+}
+
+static void kill_and_reap(pid_t pid)
+{
+    kill(pid, SIGKILL); /* SIGKILL: the child is ours and still in set-up */
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+}
+
+static int open_log(const char *path)
+{
+    if (!path)
+        return -1;
+    /* O_APPEND: each JSON line lands whole at the end even if someone else appends too */
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (fd < 0)
+        fail(EXIT_OWN_FAILURE, "open log file %s: %m", path);
+    return fd;
+}
+
+int cmd_run(const struct run_options *o)
+{
+    struct container_spec spec;
+    struct child_args a;
+    struct run_state r;
+    memset(&a, 0, sizeof a);
+    memset(&r, 0, sizeof r);
+
+    report_init();
+    int log_fd = -1;
+    if (config_load(o->bundle, &spec) < 0 || (o->log && (log_fd = open_log(o->log)) < 0)) {
+        report_failure();
+        return failure_code();
+    }
+    a.spec = &spec;
+
+    /* Block the signals the monitor handles before clone: none can be lost in between. */
+    sigset_t handled = monitor_signals();
+    if (sigprocmask(SIG_BLOCK, &handled, &a.sigmask) < 0) {
+        fail(EXIT_OWN_FAILURE, "sigprocmask: %m");
+        report_failure();
+        return failure_code();
+    }
+    /* A reader of our stdout going away must not kill the monitor. */
+    signal(SIGPIPE, SIG_IGN);
+
+    pid_t pid = -1;
+    if (make_stdio(o, &a, &r) < 0 || make_sync(o, &a, &r) < 0 || join_pid_namespace(&spec) < 0 ||
+        (pid = clone_child(&spec, &a)) < 0) {
+        report_failure();
+        return failure_code();
+    }
+    /* our copies of the child's ends: closing them lets EOF mean "the child closed its end" */
+    for (int fd = 0; fd < 3; fd++)
+        if (a.stdio[fd] >= 0)
+            close(a.stdio[fd]);
+    close(a.go_fd);
+    close(a.err_fd);
+    if (a.console_fd >= 0)
+        close(a.console_fd);
+
+    report_pid(pid);
+    if (wait_for_caller() < 0) {
+        kill_and_reap(pid);
+        fail(EXIT_OWN_FAILURE, "the caller closed the control pipe before \"go\"");
+        report_failure();
+        return EXIT_OWN_FAILURE;
+    }
+    write_all(r.go_w, "g", 1);
+    close(r.go_w);
+
+    int master = -1;
+    if (o->tty) {
+        master = pty_recv_fd(r.console_r); /* -1 if the child failed before the console */
+        close(r.console_r);
+    }
+    if (read_child_failure(r.err_r) < 0) {
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+            ;
+        report_failure();
+        return failure_code();
+    }
+    report_started();
+    report_close();
+
+    /* From here on we are the monitor. */
+    struct termios saved;
+    bool raw = o->tty && !o->detach && isatty(0) && pty_raw_mode(0, &saved) == 0;
+    struct monitor m = {
+        .pid = pid,
+        .sigfd = signalfd(-1, &handled, SFD_CLOEXEC),
+        .stdin_dst = o->tty ? (o->stdin && !o->detach ? master : -1) : r.stdin_w,
+        .out_src = o->tty ? master : r.stdout_r,
+        .err_src = o->tty ? -1 : r.stderr_r,
+        .tty = o->tty,
+        .to_stdio = !o->detach,
+        .log_fd = log_fd,
+    };
+    int status = monitor_run(&m);
+    if (raw)
+        pty_restore_mode(0, &saved);
+    write_exit_record(o->state, status, o->oom_file);
+    return exit_code_of(status);
+}

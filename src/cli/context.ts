@@ -1,0 +1,21 @@
+// What every command needs, built lazily from the global flags: the roots, the database, the
+// graph driver. Commands call `ctx.db()` only when they touch state, so `version` stays instant.
+import type { DB } from '../store/db.js';
+import type { Roots, Layout } from '../util/paths.js';
+
+export interface GlobalOptions {
+  root?: string;
+  debug?: boolean;
+  logLevel?: string;
+  storageDriver?: string;
+}
+
+export interface Context {
+  readonly roots: Roots;
+  readonly layout: Layout;
+  /** The storage driver chosen by --storage-driver / TSCONTAINER_STORAGE_DRIVER, if any. */
+  readonly storageDriver: string | undefined;
+  db(): DB;
+  /** Registers clean-up to run when the command ends (success or failure). */
+  onExit(fn: () => void): void;
+}

@@ -1,0 +1,17 @@
+// Every command group registers itself here. Each group's file holds only commander wiring;
+// the work is imported inside the action, so a command loads just the modules it uses.
+import type { Command } from 'commander';
+import type { Context } from './context.js';
+import { registerSystem } from './system.js';
+import { registerImages } from './images.js';
+import { registerContainers } from './containers.js';
+import { registerNetwork } from './network.js';
+
+export type GetContext = () => Context;
+
+export function registerGroups(program: Command, ctx: GetContext): void {
+  registerContainers(program, ctx);
+  registerSystem(program, ctx);
+  registerImages(program, ctx);
+  registerNetwork(program, ctx);
+}

@@ -1,0 +1,100 @@
+// Small file-system helpers shared by the graph drivers: mount table look-ups, layer id checks,
+// random short names, and host mount/unmount through util-linux.
+import { randomBytes } from 'node:crypto';
+import { readFileSync, rmSync, lstatSync } from 'node:fs';
+import { execa } from 'execa';
+import { SystemError, UsageError, errnoMessage } from '../util/errors.js';
+
+/** Decodes the octal escapes (\040 for a space, ...) the kernel uses in /proc/self/mountinfo. */
+export function decodeMountinfoPath(field: string): string {
+  if (!field.includes('\\')) return field;
+  const bytes: number[] = [];
+  for (let i = 0; i < field.length; i++) {
+    const m = /^\\([0-7]{3})/.exec(field.slice(i, i + 4));
+    if (m) {
+      bytes.push(parseInt(m[1]!, 8));
+      i += 3;
+    } else {
+      for (const b of Buffer.from(field[i]!, 'utf8')) bytes.push(b);
+    }
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+/** Mount points of this process's mount namespace. */
+export function mountPoints(): Set<string> {
+  const out = new Set<string>();
+  const text = readFileSync('/proc/self/mountinfo', 'utf8');
+  for (const line of text.split('\n')) {
+    const fields = line.split(' ');
+    if (fields.length > 4) out.add(decodeMountinfoPath(fields[4]!));
+  }
+  return out;
+}
+
+export function isMountPoint(path: string): boolean {
+  return mountPoints().has(path);
+}
+
+/** Mount points at or below `dir`. */
+export function mountsUnder(dir: string): string[] {
+  const prefix = dir.endsWith('/') ? dir : dir + '/';
+  return [...mountPoints()].filter((m) => m === dir || m.startsWith(prefix));
+}
+
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+/** A layer id must be one safe path component (it names directories under the driver home). */
+export function checkLayerId(driver: string, id: string, reserved: readonly string[] = []): void {
+  if (!ID_RE.test(id) || reserved.includes(id)) {
+    throw new UsageError(`${driver} graph driver: invalid layer id "${id}" (letters, digits, "_", "." and "-", at most 128)`);
+  }
+}
+
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+/** `n` random characters from the base32 alphabet (5 bits each). */
+export function randomName(n: number): string {
+  const bytes = randomBytes(n);
+  let s = '';
+  for (let i = 0; i < n; i++) s += BASE32[bytes[i]! & 31];
+  return s;
+}
+
+export function exists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** rm -rf that refuses to descend into a mounted file system below `path`. */
+export function removeTreeSync(path: string): void {
+  const mounted = mountsUnder(path);
+  if (mounted.length > 0) {
+    throw new SystemError(`cannot remove ${path}: ${mounted[0]} is still mounted`);
+  }
+  rmSync(path, { recursive: true, force: true });
+}
+
+/** Runs util-linux mount(8) with `cwd` as working directory (for relative overlay paths). */
+export async function hostMount(type: string, source: string, data: string, target: string, cwd?: string): Promise<void> {
+  const args = ['-t', type, source, target];
+  if (data) args.splice(2, 0, '-o', data);
+  const r = await execa('mount', args, { cwd, reject: false, stdin: 'ignore' });
+  if (r.exitCode !== 0 || r.failed) {
+    const msg = (r.stderr || r.stdout || errnoMessage(r)).toString().trim().split('\n')[0];
+    throw new SystemError(`mount ${type} on ${target} failed: ${msg}`);
+  }
+}
+
+export async function hostUnmount(target: string): Promise<void> {
+  if (!isMountPoint(target)) return;
+  const r = await execa('umount', [target], { reject: false, stdin: 'ignore' });
+  if (r.exitCode !== 0 || r.failed) {
+    const msg = (r.stderr || r.stdout || errnoMessage(r)).toString().trim().split('\n')[0];
+    throw new SystemError(`umount ${target} failed: ${msg}`);
+  }
+}

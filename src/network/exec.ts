@@ -1,0 +1,34 @@
+// Running ip/nft/nsenter: one process per batch, the batch on stdin. Async for the link
+// work (so it overlaps with other work) and sync for nft, which runs inside a write transaction.
+import { spawn, spawnSync } from 'node:child_process';
+import { SystemError } from '../util/errors.js';
+
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function execInput(cmd: string, args: string[], input: string): Promise<ExecResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', (err) => reject(new SystemError(`cannot run ${cmd}: ${err.message}`, { cause: err })));
+    child.on('close', (code, signal) => resolvePromise({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(input);
+  });
+}
+
+export function execInputSync(cmd: string, args: string[], input: string): ExecResult {
+  const r = spawnSync(cmd, args, { input, encoding: 'utf8' });
+  if (r.error) throw new SystemError(`cannot run ${cmd}: ${r.error.message}`, { cause: r.error });
+  return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function firstLine(s: string): string {
+  return s.trim().split('\n').find((l) => l.trim() !== '')?.trim() ?? '';
+}

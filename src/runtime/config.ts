@@ -1,0 +1,54 @@
+// The container's configuration as the user asked for it, validated and stored as JSON in the
+// containers row. Everything `start` needs to rebuild the OCI spec later lives here.
+import type { CgroupLimitsInput } from './limits.js';
+
+export interface VolumeMount {
+  source: string;
+  destination: string;
+  readonly: boolean;
+}
+
+export interface Ulimit {
+  type: string; // RLIMIT_NOFILE
+  soft: number;
+  hard: number;
+}
+
+export interface NetworkOptions {
+  mode: string; // bridge | none | host | container:<name> | <user network>
+  publish: string[];
+  publishAll: boolean;
+  dns: string[];
+  dnsSearch: string[];
+  dnsOptions: string[];
+  addHosts: string[];
+  aliases: string[];
+}
+
+export interface ContainerConfig {
+  /** What runs: entrypoint + cmd already merged with the image's. */
+  args: string[];
+  env: string[];
+  cwd: string;
+  user: { uid: number; gid: number; additionalGids: number[] };
+  /** The user as typed (or from the image), for inspect. */
+  userSpec: string;
+  hostname: string;
+  tty: boolean;
+  openStdin: boolean;
+  autoRemove: boolean;
+  readonlyRootfs: boolean;
+  /** --security-opt no-new-privileges (off by default, as in docker). */
+  noNewPrivileges: boolean;
+  volumes: VolumeMount[];
+  ulimits: Ulimit[];
+  limits: CgroupLimitsInput;
+  network: NetworkOptions;
+  labels: Record<string, string>;
+  stopSignal: string;
+  stopTimeout: number;
+  exposedPorts: string[];
+  /** The image's Entrypoint/Cmd and the user's overrides, for inspect. */
+  entrypoint: string[] | null;
+  cmd: string[] | null;
+}

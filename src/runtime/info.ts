@@ -1,0 +1,49 @@
+// `version` and `info`: what tscontainer is and what it found on this machine.
+import { readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { release, arch } from 'node:os';
+import type { Context } from '../cli/context.js';
+import { detectCgroups } from '../cgroups/index.js';
+import { imageDriver } from '../image/driver.js';
+import { packageRoot } from '../util/paths.js';
+import { helperPath } from './helper.js';
+import { countContainersByState } from '../store/containers.js';
+import { countImages } from '../store/images.js';
+
+export function versionInfo(): Record<string, string> {
+  const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
+  let helper = 'not built (run npm run build)';
+  try {
+    helper = existsSync(helperPath()) ? helperPath() : helper;
+  } catch {
+    /* keep the message */
+  }
+  return {
+    Version: pkg.version,
+    'Node.js': process.version,
+    OS: `linux/${arch() === 'x64' ? 'amd64' : arch()}`,
+    Kernel: release(),
+    Helper: helper,
+  };
+}
+
+export async function systemInfo(ctx: Context): Promise<Record<string, unknown>> {
+  const db = ctx.db();
+  const c = countContainersByState(db);
+  const driver = await imageDriver(ctx);
+  const cg = detectCgroups();
+  return {
+    Containers: c.created + c.running + c.paused + c.exited + c.removing,
+    Running: c.running,
+    Paused: c.paused,
+    Stopped: c.created + c.exited,
+    Images: countImages(db),
+    'Storage Driver': driver.name,
+    'Storage Status': driver.status(),
+    'Cgroup Version': String(cg.version),
+    'State Root': ctx.roots.state,
+    'Run Root': ctx.roots.run,
+    'Kernel Version': release(),
+    ...versionInfo(),
+  };
+}

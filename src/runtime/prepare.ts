@@ -1,0 +1,121 @@
+// From `run`/`create` flags and the image to a CreateRequest: every flag is validated before
+// anything is made, and the image's defaults are merged as docker merges them.
+import type { Context } from '../cli/context.js';
+import { parseCgroupLimits } from '../cgroups/index.js';
+import { resolveImage } from '../image/resolve.js';
+import { UsageError } from '../util/errors.js';
+import type { ContainerConfig } from './config.js';
+import type { CreateRequest } from './create.js';
+import {
+  mergeEnv,
+  parseEnv,
+  parseHostname,
+  parseLabels,
+  parseSecurityOpts,
+  parseStopTimeout,
+  parseUlimit,
+  parseUserSpec,
+  parseVolume,
+  readEnvFiles,
+  resolveArgs,
+  validateName,
+  type ImageDefaults,
+  type RunFlags,
+} from './options.js';
+
+const DEFAULT_PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+export async function prepareCreate(ctx: Context, imageRef: string, command: string[], flags: RunFlags): Promise<CreateRequest> {
+  // Validate the flags first: a typo must not cost an image look-up or leave anything behind.
+  const name = flags.name !== undefined ? validateName(flags.name) : undefined;
+  const userEnv = parseEnv([...readEnvFiles(flags.envFile), ...flags.env]);
+  const volumes = flags.volume.map((v) => parseVolume(v));
+  const ulimits = flags.ulimit.map(parseUlimit);
+  const labels = parseLabels(flags.label);
+  const { noNewPrivileges } = parseSecurityOpts(flags.securityOpt);
+  const stopTimeout = parseStopTimeout(flags.stopTimeout);
+  const limits = parseCgroupLimits({
+    memory: flags.memory,
+    memorySwap: flags.memorySwap,
+    cpus: flags.cpus,
+    cpuShares: flags.cpuShares,
+    cpusetCpus: flags.cpusetCpus,
+    cpusetMems: flags.cpusetMems,
+    pidsLimit: flags.pidsLimit,
+  });
+  if (flags.workdir !== undefined && !flags.workdir.startsWith('/')) {
+    throw new UsageError(`invalid working directory "${flags.workdir}": it must be an absolute path`);
+  }
+  if (flags.tty && flags.interactive && !process.stdin.isTTY) {
+    throw new UsageError('the input device is not a TTY: drop -t, or run from a terminal');
+  }
+  if (flags.detach && flags.rm) {
+    // Without a daemon the monitor removes the container itself when it exits.
+  }
+
+  const image = await resolveImage(ctx, imageRef);
+  const defaults: ImageDefaults = image.config.config ?? {};
+  const { args, entrypoint, cmd } = resolveArgs(defaults, flags.entrypoint, command);
+  const userSpec = flags.user ?? (defaults.User || '0');
+  const user = resolveUser(userSpec);
+  const imageEnv = defaults.Env && defaults.Env.length > 0 ? defaults.Env : [DEFAULT_PATH_ENV];
+  const env = mergeEnv(imageEnv, userEnv);
+  if (!env.some((e) => e.startsWith('PATH='))) env.unshift(DEFAULT_PATH_ENV);
+  if (flags.tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
+
+  const exposed = [...Object.keys(defaults.ExposedPorts ?? {}), ...flags.expose.map((p) => (p.includes('/') ? p : `${p}/tcp`))];
+
+  return {
+    imageId: image.id,
+    imageRef,
+    imageTopCacheId: image.topLayer?.cache_id ?? null,
+    driver: image.driver,
+    name,
+    config: (id: string): ContainerConfig => {
+      const hostname = parseHostname(flags.hostname, id.slice(0, 12));
+      if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${hostname}`);
+      return {
+        args,
+        env,
+        cwd: flags.workdir ?? (defaults.WorkingDir || '/'),
+        user,
+        userSpec,
+        hostname,
+        tty: Boolean(flags.tty),
+        openStdin: Boolean(flags.interactive),
+        autoRemove: Boolean(flags.rm),
+        readonlyRootfs: Boolean(flags.readOnly),
+        noNewPrivileges,
+        volumes,
+        ulimits,
+        limits,
+        network: {
+          mode: flags.network ?? 'bridge',
+          publish: flags.publish,
+          publishAll: Boolean(flags.publishAll),
+          dns: flags.dns,
+          dnsSearch: flags.dnsSearch,
+          dnsOptions: flags.dnsOption,
+          addHosts: flags.addHost,
+          aliases: flags.networkAlias,
+        },
+        labels: { ...(defaults.Labels ?? {}), ...labels },
+        stopSignal: flags.stopSignal ?? defaults.StopSignal ?? 'SIGTERM',
+        stopTimeout,
+        exposedPorts: exposed,
+        entrypoint,
+        cmd,
+      };
+    },
+  };
+}
+
+/** Numeric uid[:gid]. User and group names are looked up in the image's /etc/passwd. */
+function resolveUser(spec: string): ContainerConfig['user'] {
+  const { user, group } = parseUserSpec(spec);
+  if (!/^\d+$/.test(user) || (group !== undefined && !/^\d+$/.test(group))) {
+    throw new UsageError(`user "${spec}": only numeric uid[:gid] is supported so far`);
+  }
+  const uid = Number(user);
+  return { uid, gid: group !== undefined ? Number(group) : 0, additionalGids: [] };
+}

@@ -1,0 +1,159 @@
+// Builds the OCI runtime spec (config.json) the native helper reads. The defaults are docker's:
+// its 14 capabilities, its masked and read-only /proc and /sys paths, its /dev.
+import type { MountSpec } from '../graph/driver.js';
+import type { ContainerConfig } from './config.js';
+
+export interface OciMount {
+  destination: string;
+  type: string;
+  source: string;
+  options: string[];
+}
+
+export interface OciSpec {
+  ociVersion: string;
+  process: {
+    terminal: boolean;
+    user: { uid: number; gid: number; additionalGids: number[] };
+    args: string[];
+    env: string[];
+    cwd: string;
+    capabilities: Record<'bounding' | 'effective' | 'inheritable' | 'permitted' | 'ambient', string[]>;
+    rlimits: { type: string; hard: number; soft: number }[];
+    noNewPrivileges: boolean;
+  };
+  root: { path: string; readonly: boolean };
+  hostname: string;
+  mounts: OciMount[];
+  linux: {
+    namespaces: { type: string; path?: string }[];
+    devices: { path: string; type: string; major: number; minor: number; fileMode: number; uid: number; gid: number }[];
+    maskedPaths: string[];
+    readonlyPaths: string[];
+    rootfsPropagation: string;
+  };
+  annotations: Record<string, string>;
+}
+
+/** docker's default capability set. */
+export const DEFAULT_CAPS = [
+  'CAP_CHOWN',
+  'CAP_DAC_OVERRIDE',
+  'CAP_FSETID',
+  'CAP_FOWNER',
+  'CAP_MKNOD',
+  'CAP_NET_RAW',
+  'CAP_SETGID',
+  'CAP_SETUID',
+  'CAP_SETFCAP',
+  'CAP_SETPCAP',
+  'CAP_NET_BIND_SERVICE',
+  'CAP_SYS_CHROOT',
+  'CAP_KILL',
+  'CAP_AUDIT_WRITE',
+];
+
+export const MASKED_PATHS = [
+  '/proc/asound',
+  '/proc/acpi',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/sys/firmware',
+  '/sys/devices/virtual/powercap',
+];
+
+export const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+const DEVICES = [
+  ['/dev/null', 1, 3],
+  ['/dev/zero', 1, 5],
+  ['/dev/full', 1, 7],
+  ['/dev/random', 1, 8],
+  ['/dev/urandom', 1, 9],
+  ['/dev/tty', 5, 0],
+] as const;
+
+export interface SpecInputs {
+  config: ContainerConfig;
+  rootfs: { spec: MountSpec; target: string };
+  /** Files bind-mounted over the init layer's mount points: /etc/hosts, resolv.conf, hostname. */
+  etcFiles: { destination: string; source: string }[];
+  /** Network namespace: undefined = a new one, 'host' = none listed, else a path to join. */
+  netns?: 'host' | { path: string } | undefined;
+}
+
+export function buildSpec({ config, rootfs, etcFiles, netns }: SpecInputs): OciSpec {
+  const root = config.user.uid === 0;
+  const caps = DEFAULT_CAPS;
+  const namespaces: { type: string; path?: string }[] = [
+    { type: 'pid' },
+    { type: 'ipc' },
+    { type: 'uts' },
+    { type: 'mount' },
+    { type: 'cgroup' },
+  ];
+  if (netns === undefined) namespaces.push({ type: 'network' });
+  else if (netns !== 'host') namespaces.push({ type: 'network', path: netns.path });
+
+  const mounts: OciMount[] = [
+    { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+    {
+      destination: '/dev/pts',
+      type: 'devpts',
+      source: 'devpts',
+      options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
+    },
+    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+    { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+    ...etcFiles.map((f) => ({ destination: f.destination, type: 'bind', source: f.source, options: ['rbind', 'rprivate'] })),
+    ...config.volumes.map((v) => ({
+      destination: v.destination,
+      type: 'bind',
+      source: v.source,
+      options: ['rbind', 'rprivate', v.readonly ? 'ro' : 'rw'],
+    })),
+  ];
+
+  return {
+    ociVersion: '1.0.2',
+    process: {
+      terminal: config.tty,
+      user: config.user,
+      args: config.args,
+      env: config.env,
+      cwd: config.cwd,
+      capabilities: {
+        bounding: caps,
+        effective: root ? caps : [],
+        permitted: root ? caps : [],
+        inheritable: [],
+        ambient: [],
+      },
+      rlimits: config.ulimits.map((u) => ({ type: u.type, hard: u.hard, soft: u.soft })),
+      noNewPrivileges: config.noNewPrivileges,
+    },
+    root: { path: rootfs.target, readonly: config.readonlyRootfs },
+    hostname: config.hostname,
+    mounts,
+    linux: {
+      namespaces,
+      devices: DEVICES.map(([path, major, minor]) => ({ path, type: 'c', major, minor, fileMode: 0o666, uid: 0, gid: 0 })),
+      maskedPaths: MASKED_PATHS,
+      readonlyPaths: READONLY_PATHS,
+      rootfsPropagation: 'rprivate',
+    },
+    annotations: {
+      'org.tscontainer.rootfs.type': rootfs.spec.type,
+      'org.tscontainer.rootfs.source': rootfs.spec.source,
+      'org.tscontainer.rootfs.data': rootfs.spec.data,
+      ...(rootfs.spec.cwd ? { 'org.tscontainer.rootfs.cwd': rootfs.spec.cwd } : {}),
+    },
+  };
+}

@@ -1,0 +1,130 @@
+// `start`: the run path of ARCHITECTURE.md. Spec → helper create → cgroups and network while
+// the child waits → go → started. Whatever fails, everything made for this start is undone.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Context } from '../cli/context.js';
+import { createContainerCgroup, detectCgroups, type ContainerCgroup } from '../cgroups/index.js';
+import { markExited, markRunning, setContainerState, type ContainerRow } from '../store/containers.js';
+import { writeTx } from '../store/db.js';
+import { SystemError, TscError, toTscError } from '../util/errors.js';
+import { log } from '../util/log.js';
+import type { ContainerConfig } from './config.js';
+import { clearExitFile } from './exitfile.js';
+import { openGraph } from './graph.js';
+import { helperError, spawnHelper, type HelperProcess } from './helper.js';
+import { currentBootId, processStartTime } from './proc.js';
+import { buildSpec } from './spec.js';
+import { containerNetwork, type AttachedNetwork } from './network.js';
+
+export interface StartIO {
+  /** The CLI stays attached: the helper shares its stdio and the CLI waits for the exit. */
+  attached: boolean;
+  /** Relay our stdin to the container. */
+  stdin: boolean;
+}
+
+export interface Started {
+  row: ContainerRow;
+  pid: number;
+  helper: HelperProcess;
+  cgroup: ContainerCgroup;
+  network: AttachedNetwork;
+}
+
+export function logPath(ctx: Context, id: string): string {
+  return join(ctx.layout.container(id), 'container.log');
+}
+
+export async function startContainer(ctx: Context, row: ContainerRow, io: StartIO): Promise<Started> {
+  const db = ctx.db();
+  const config = JSON.parse(row.config) as ContainerConfig;
+  const dir = ctx.layout.container(row.id);
+  const runDir = ctx.layout.runContainer(row.id);
+  mkdirSync(runDir, { recursive: true, mode: 0o700 });
+  clearExitFile(runDir);
+
+  const undo: (() => Promise<void> | void)[] = [];
+  let helper: HelperProcess | undefined;
+  try {
+    const network = await containerNetwork(ctx, row, config);
+    undo.push(() => network.release());
+
+    const driver = openGraph(ctx, row.driver);
+    const spec = buildSpec({ config, rootfs: driver.mountSpec(row.rw_layer), etcFiles: network.etcFiles, netns: network.netns });
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(spec));
+
+    const cgroup = createContainerCgroup(detectCgroups(), row.id, config.limits, cgroupParent());
+    undo.push(() => cgroup.remove());
+
+    const args = ['run', '--bundle', dir, '--state', runDir];
+    if (!io.attached) args.push('--detach');
+    if (config.tty) args.push('--tty');
+    if (io.attached && io.stdin) args.push('--stdin');
+    // A foreground --rm container's log would be deleted with it: skip writing one.
+    if (!(io.attached && config.autoRemove)) args.push('--log', logPath(ctx, row.id));
+    const oom = cgroup.oomFile();
+    if (oom) args.push('--oom-file', oom);
+
+    helper = spawnHelper({ args, attached: io.attached });
+    const h = helper;
+    undo.push(async () => {
+      h.abort();
+      await h.exited;
+    });
+
+    const first = await h.next();
+    if (first.type === 'error') throw helperError(first);
+    if (first.type !== 'pid') throw new SystemError(`the native helper reported "${first.type}" before the pid`);
+    const pid = first.pid;
+    const pidStart = processStartTime(pid) ?? 0;
+
+    cgroup.addProcess(pid);
+    await network.attach(pid);
+    h.go();
+
+    const second = await h.next();
+    if (second.type === 'error') throw helperError(second);
+    if (second.type !== 'started') throw new SystemError(`the native helper reported "${second.type}" instead of started`);
+
+    writeTx(db, () =>
+      markRunning(db, row.id, {
+        pid,
+        pid_start: pidStart,
+        monitor_pid: h.child.pid ?? 0,
+        monitor_start: processStartTime(h.child.pid ?? 0) ?? 0,
+        boot_id: currentBootId(),
+        started_at: new Date().toISOString(),
+      }),
+    );
+    log('debug', 'container started', { id: row.id, pid });
+    return { row, pid, helper: h, cgroup, network };
+  } catch (err) {
+    const e = toTscError(err);
+    for (const fn of undo.reverse()) {
+      try {
+        await fn();
+      } catch (cleanupErr) {
+        log('warn', 'clean-up after a failed start', { id: row.id, err: String(cleanupErr) });
+      }
+    }
+    recordStartFailure(ctx, row, e);
+    throw e;
+  }
+}
+
+function recordStartFailure(ctx: Context, row: ContainerRow, e: TscError): void {
+  const db = ctx.db();
+  try {
+    writeTx(db, () =>
+      markExited(db, row.id, { exit_code: e.exitCode, oom_killed: false, finished_at: new Date().toISOString(), error: e.message }),
+    );
+    if (row.state === 'created') setContainerState(db, row.id, 'created');
+  } catch {
+    /* the row may already be gone (rm -f raced us) */
+  }
+}
+
+/** Tests put their cgroups under a parent of their own. */
+export function cgroupParent(): { parent: string } {
+  return { parent: process.env['TSCONTAINER_CGROUP_PARENT'] ?? 'tscontainer' };
+}
