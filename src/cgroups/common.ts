@@ -34,8 +34,12 @@ export function cgroupPathOf(root: string, parentSegs: readonly string[], id: st
   return posix.join(root || '/', ...parentSegs, id);
 }
 
-/** Host facts for validation; `cpusFrom`/`memsFrom` are cpuset files of the hierarchy root. */
-export function hostResources(cfs: CgroupFs, cpusFrom: string[], memsFrom: string[]): HostResources {
+/**
+ * Host facts for validation; `cpusFrom`/`memsFrom` are cpuset files of the hierarchy root. The
+ * CPU and node lists are read only when a cpuset limit asks for them (empty = not checked).
+ */
+export function hostResources(cfs: CgroupFs, needSets: boolean, cpusFrom: string[], memsFrom: string[]): HostResources {
+  if (!needSets) return { cpuCount: availableParallelism(), cpus: '', mems: '' };
   const first = (paths: string[]) => {
     for (const p of paths) {
       const v = readCg(cfs, p);

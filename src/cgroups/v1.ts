@@ -77,8 +77,9 @@ function hostFor(cfs: CgroupFs, layout: CgroupLayout, opts: CgroupOptions, limit
   const needSets = !!(limits.cpusetCpus || limits.cpusetMems);
   return hostResources(
     cfs,
-    cs && needSets ? [join(cs, 'cpuset.effective_cpus'), join(cs, 'cpuset.cpus')] : [],
-    cs && needSets ? [join(cs, 'cpuset.effective_mems'), join(cs, 'cpuset.mems')] : [],
+    needSets,
+    cs ? [join(cs, 'cpuset.effective_cpus'), join(cs, 'cpuset.cpus')] : [],
+    cs ? [join(cs, 'cpuset.effective_mems'), join(cs, 'cpuset.mems')] : [],
   );
 }
 

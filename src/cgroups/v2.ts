@@ -83,7 +83,7 @@ function hostFor(p: V2Plan, opts: CgroupOptions, limits: CgroupLimits) {
   if (opts.host) return opts.host;
   const needSets = !!(limits.cpusetCpus || limits.cpusetMems);
   const m = p.mount.mountPoint;
-  return hostResources(p.cfs, needSets ? [join(m, 'cpuset.cpus.effective')] : [], needSets ? [join(m, 'cpuset.mems.effective')] : []);
+  return hostResources(p.cfs, needSets, [join(m, 'cpuset.cpus.effective')], [join(m, 'cpuset.mems.effective')]);
 }
 
 function writesFor(p: V2Plan, r: ResolvedLimits) {

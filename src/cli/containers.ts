@@ -40,6 +40,8 @@ function addCreateFlags(cmd: Command): Command {
     .option('--read-only', "mount the container's root filesystem read-only")
     .option('--ulimit <name=soft[:hard]>', 'resource limit (repeatable)', collect, [])
     .option('-l, --label <key=value>', 'set a label (repeatable)', collect, [])
+    .option('--cap-add <cap>', 'add a Linux capability (repeatable; ALL for every one)', collect, [])
+    .option('--cap-drop <cap>', 'drop a Linux capability (repeatable; ALL for every one)', collect, [])
     .option('--security-opt <opt>', 'security option: no-new-privileges (repeatable)', collect, [])
     .option('--stop-signal <signal>', 'signal to stop the container')
     .option('--stop-timeout <seconds>', 'seconds to wait before killing on stop')

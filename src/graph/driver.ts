@@ -34,7 +34,8 @@ export interface GraphDriver {
   /** Makes an empty layer `id` on top of `parent` (null: a base layer). */
   create(id: string, parent: string | null): Promise<void>;
   /** Extracts a layer tar (docker/aufs whiteouts) into layer `id`, which must be new and empty.
-   *  Refuses any entry that would write outside the layer. */
+   *  Refuses any entry that would write outside the layer. On failure the layer is left partly
+   *  extracted: the caller removes it with `remove(id)`. */
   applyDiff(id: string, tar: Readable): Promise<ApplyResult>;
   /** The changes of layer `id` against its parent, as a tar with docker/aufs whiteouts. */
   diff(id: string): Readable;

@@ -12,7 +12,8 @@
 // Mount data uses paths relative to <home> (the MountSpec's cwd), so a deep chain fits in the
 // one page mount(2) copies. Short names are 16 base32 characters (80 random bits) rather than
 // containers/storage's 26: with 26, each lower costs 29 bytes and 150 layers (4350 bytes) would
-// not fit in 4096; with 16 it costs 19, so MAX_DEPTH (200) layers fit with room for 128-char ids.
+// not fit in 4096; with 16 it costs 19, so MAX_DEPTH (200) lowers fit with layer ids of up to
+// 109 characters (a 64-hex id plus a suffix is far below that; mountSpec checks the length).
 import { mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statfsSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { ConflictError, NotFoundError, SystemError, UnsupportedError } from '../util/errors.js';

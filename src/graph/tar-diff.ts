@@ -136,6 +136,7 @@ class LayerTarWriter {
     const done = new Promise<void>((resolve, reject) => {
       sink = this.pack.entry(header, (err) => (err ? reject(err) : resolve()));
     });
+    done.catch(() => undefined); // awaited below; an early exit must not leave it unhandled
     if (file) {
       const fd = openSync(file.abs, C.O_RDONLY | C.O_NOFOLLOW);
       try {

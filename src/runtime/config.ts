@@ -40,6 +40,8 @@ export interface ContainerConfig {
   readonlyRootfs: boolean;
   /** --security-opt no-new-privileges (off by default, as in docker). */
   noNewPrivileges: boolean;
+  /** The capability set after --cap-add/--cap-drop (docker's 14 by default). */
+  capabilities: string[];
   volumes: VolumeMount[];
   ulimits: Ulimit[];
   limits: CgroupLimitsInput;

@@ -38,6 +38,8 @@ export interface RunFlags {
   ulimit: string[];
   label: string[];
   securityOpt: string[];
+  capAdd: string[];
+  capDrop: string[];
   stopSignal?: string;
   stopTimeout?: string;
 }
@@ -217,3 +219,32 @@ export function parseHostname(h: string | undefined, fallback: string): string {
 }
 
 export type { ContainerConfig };
+
+/** Every capability the kernel knows (linux/capability.h, 0..40). */
+export const ALL_CAPS = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID',
+  'CAP_SETUID', 'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN',
+  'CAP_NET_RAW', 'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE',
+  'CAP_SYS_PACCT', 'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME',
+  'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD', 'CAP_LEASE', 'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP',
+  'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG', 'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ',
+  'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
+];
+
+function capName(flag: string, v: string): string {
+  const up = v.toUpperCase();
+  if (up === 'ALL') return 'ALL';
+  const name = up.startsWith('CAP_') ? up : `CAP_${up}`;
+  if (!ALL_CAPS.includes(name)) throw new UsageError(`invalid ${flag} "${v}": unknown capability`);
+  return name;
+}
+
+/** docker's rule: start from the default set, drop --cap-drop (ALL clears it), add --cap-add. */
+export function resolveCapabilities(defaults: readonly string[], add: string[], drop: string[]): string[] {
+  const adds = add.map((v) => capName('--cap-add', v));
+  const drops = drop.map((v) => capName('--cap-drop', v));
+  let caps = drops.includes('ALL') ? [] : defaults.filter((c) => !drops.includes(c));
+  if (adds.includes('ALL')) caps = [...ALL_CAPS];
+  else for (const c of adds) if (!caps.includes(c)) caps.push(c);
+  return caps;
+}

@@ -6,6 +6,7 @@ import { resolveImage } from '../image/resolve.js';
 import { UsageError } from '../util/errors.js';
 import type { ContainerConfig } from './config.js';
 import type { CreateRequest } from './create.js';
+import { DEFAULT_CAPS } from './spec.js';
 import {
   mergeEnv,
   parseEnv,
@@ -17,6 +18,7 @@ import {
   parseUserSpec,
   parseVolume,
   readEnvFiles,
+  resolveCapabilities,
   resolveArgs,
   validateName,
   type ImageDefaults,
@@ -33,6 +35,7 @@ export async function prepareCreate(ctx: Context, imageRef: string, command: str
   const ulimits = flags.ulimit.map(parseUlimit);
   const labels = parseLabels(flags.label);
   const { noNewPrivileges } = parseSecurityOpts(flags.securityOpt);
+  const capabilities = resolveCapabilities(DEFAULT_CAPS, flags.capAdd, flags.capDrop);
   const stopTimeout = parseStopTimeout(flags.stopTimeout);
   const limits = parseCgroupLimits({
     memory: flags.memory,
@@ -86,6 +89,7 @@ export async function prepareCreate(ctx: Context, imageRef: string, command: str
         autoRemove: Boolean(flags.rm),
         readonlyRootfs: Boolean(flags.readOnly),
         noNewPrivileges,
+        capabilities,
         volumes,
         ulimits,
         limits,

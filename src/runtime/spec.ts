@@ -89,7 +89,7 @@ export interface SpecInputs {
 
 export function buildSpec({ config, rootfs, etcFiles, netns }: SpecInputs): OciSpec {
   const root = config.user.uid === 0;
-  const caps = DEFAULT_CAPS;
+  const caps = config.capabilities;
   const namespaces: { type: string; path?: string }[] = [
     { type: 'pid' },
     { type: 'ipc' },

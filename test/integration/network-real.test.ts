@@ -258,6 +258,13 @@ describe.skipIf(skip !== undefined)(`networking on the real kernel${skip ? ` (sk
     deleteLinkIfPresent(outsideHostIf);
   });
 
+  it('refuses to configure a pid that lives in the host network namespace', async () => {
+    const c = addContainer('guard');
+    const plan = prepareContainerNetwork(db, c.id, c.dir, parseNetworkRequest({}), opts);
+    await expect(attachContainerNetwork(db, plan, process.pid, opts)).rejects.toThrow(/shares the host's network namespace/);
+    expect(linkNames()).not.toContain(plan.endpoints[0]!.hostIf);
+  });
+
   it('prune reclaims leases and rules of containers whose rows vanished (crash between allocation and start)', async () => {
     const port = 33000 + Math.floor(Math.random() * 2000);
     const c = await start('crashy', { publish: [`${port}:80`] });

@@ -118,6 +118,7 @@ export async function psCommand(ctx: Context, opts: { all?: boolean; quiet?: boo
           State: r.state,
           Status: statusText(r),
           ExitCode: r.exit_code,
+          OOMKilled: r.oom_killed === 1,
         }) + '\n',
       );
     }
