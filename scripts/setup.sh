@@ -50,7 +50,7 @@ say "building TypeScript and the native helper"
 npm run --silent build
 
 say "building the built-in busybox image"
-node dist/cli/main.js image build-builtin >/dev/null
+bin/tscontainer image build-builtin >/dev/null
 
 # Put the CLI on PATH.
 ln -sf "$REPO/bin/tscontainer" /usr/local/bin/tscontainer

@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import type { GetContext } from './groups.js';
 import type { RunFlags } from '../runtime/options.js';
+import { mark } from '../util/trace.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -61,6 +62,7 @@ export function registerContainers(program: Command, ctx: GetContext): void {
   addCreateFlags(program.command('run').description('create and start a container'))
     .option('-d, --detach', 'run in the background and print the container id')
     .action(async (image: string, command: string[], flags: CliRunFlags) => {
+      mark('flags parsed');
       const { runCommand } = await import('./actions/containers.js');
       process.exitCode = await runCommand(ctx(), image, command, normalize(flags));
     });

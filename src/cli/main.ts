@@ -7,6 +7,7 @@ import { configureLog, LEVELS, log, type Level } from '../util/log.js';
 import type { Context, GlobalOptions } from './context.js';
 import { openDb, type DB } from '../store/db.js';
 import { registerGroups } from './groups.js';
+import { mark, printTrace } from '../util/trace.js';
 
 const program = new Command('tscontainer');
 const exitHooks: (() => void)[] = [];
@@ -59,6 +60,8 @@ function finish(code: number): never {
     }
   }
   dbHandle?.close();
+  mark('exit');
+  printTrace();
   process.exit(code);
 }
 
@@ -68,7 +71,9 @@ function usageLine(err: CommanderError): string {
 }
 
 async function main(argv: string[]): Promise<void> {
+  mark('cli loaded');
   registerGroups(program, context);
+  mark('commands registered');
   try {
     await program.parseAsync(argv);
     finish(typeof process.exitCode === 'number' ? process.exitCode : 0);

@@ -6,7 +6,8 @@
 // process start, not one per node.
 import { existsSync } from 'node:fs';
 import { createInterface, type Interface } from 'node:readline';
-import { execa, type ResultPromise } from 'execa';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { once } from 'node:events';
 import { UnsupportedError } from '../util/errors.js';
 
 const SCRIPT = String.raw`
@@ -66,7 +67,7 @@ interface Reply {
 export type NodeKind = 'char' | 'block' | 'fifo';
 
 export class FsOps {
-  private proc: ResultPromise | undefined;
+  private proc: ChildProcessWithoutNullStreams | undefined;
   private lines: Interface | undefined;
   private waiting: Array<{ resolve: (r: Reply) => void; reject: (e: Error) => void }> = [];
   private dead: Error | undefined;
@@ -74,12 +75,8 @@ export class FsOps {
   private start(): void {
     // The distribution's python3 first: a version manager's shim on PATH costs ~200 ms a start.
     const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-    const proc = execa(python, ['-I', '-S', '-c', SCRIPT], {
-      stdin: 'pipe',
-      stdout: 'pipe',
-      stderr: 'pipe',
-      buffer: false,
-      reject: false,
+    const proc = spawn(python, ['-I', '-S', '-c', SCRIPT], {
+      stdio: 'pipe',
       env: { PYTHONIOENCODING: 'utf-8', PYTHONUTF8: '1' },
     });
     this.proc = proc;
@@ -145,7 +142,8 @@ export class FsOps {
     if (!proc) return;
     this.proc = undefined;
     this.dead ??= new Error('closed');
-    proc.stdin?.end();
-    await proc;
+    const closed = proc.exitCode !== null || proc.signalCode !== null ? Promise.resolve() : once(proc, 'close');
+    proc.stdin.end();
+    await closed.catch(() => undefined);
   }
 }

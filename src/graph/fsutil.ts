@@ -2,8 +2,8 @@
 // random short names, and host mount/unmount through util-linux.
 import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync, lstatSync } from 'node:fs';
-import { execa } from 'execa';
-import { SystemError, UsageError, errnoMessage } from '../util/errors.js';
+import { execInput, firstLine } from '../util/exec.js';
+import { SystemError, UsageError } from '../util/errors.js';
 
 /** Decodes the octal escapes (\040 for a space, ...) the kernel uses in /proc/self/mountinfo. */
 export function decodeMountinfoPath(field: string): string {
@@ -83,18 +83,16 @@ export function removeTreeSync(path: string): void {
 export async function hostMount(type: string, source: string, data: string, target: string, cwd?: string): Promise<void> {
   const args = ['-t', type, source, target];
   if (data) args.splice(2, 0, '-o', data);
-  const r = await execa('mount', args, { cwd, reject: false, stdin: 'ignore' });
-  if (r.exitCode !== 0 || r.failed) {
-    const msg = (r.stderr || r.stdout || errnoMessage(r)).toString().trim().split('\n')[0];
-    throw new SystemError(`mount ${type} on ${target} failed: ${msg}`);
+  const r = await execInput('mount', args, '', cwd);
+  if (r.code !== 0) {
+    throw new SystemError(`mount ${type} on ${target} failed: ${firstLine(r.stderr || r.stdout)}`);
   }
 }
 
 export async function hostUnmount(target: string): Promise<void> {
   if (!isMountPoint(target)) return;
-  const r = await execa('umount', [target], { reject: false, stdin: 'ignore' });
-  if (r.exitCode !== 0 || r.failed) {
-    const msg = (r.stderr || r.stdout || errnoMessage(r)).toString().trim().split('\n')[0];
-    throw new SystemError(`umount ${target} failed: ${msg}`);
+  const r = await execInput('umount', [target], '');
+  if (r.code !== 0) {
+    throw new SystemError(`umount ${target} failed: ${firstLine(r.stderr || r.stdout)}`);
   }
 }

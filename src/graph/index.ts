@@ -9,8 +9,6 @@ import { VfsDriver } from './vfs.js';
 export type { ApplyResult, DriverStatus, GraphDriver, MountSpec } from './driver.js';
 export { OverlayDriver } from './overlay.js';
 export { VfsDriver } from './vfs.js';
-export { applyLayerTar } from './tar-apply.js';
-export { compareDiffTar, overlayDiffTar } from './tar-diff.js';
 
 export type DriverName = 'overlay' | 'vfs';
 export const DRIVER_NAMES: readonly DriverName[] = ['overlay', 'vfs'];

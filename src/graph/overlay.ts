@@ -19,8 +19,7 @@ import type { Readable } from 'node:stream';
 import { ConflictError, NotFoundError, SystemError, UnsupportedError } from '../util/errors.js';
 import type { ApplyResult, DriverStatus, GraphDriver, MountSpec } from './driver.js';
 import { checkLayerId, exists, hostMount, hostUnmount, isMountPoint, randomName, removeTreeSync } from './fsutil.js';
-import { applyLayerTar } from './tar-apply.js';
-import { overlayDiffTar } from './tar-diff.js';
+import { lazyTar } from './lazy.js';
 
 export const LINK_DIR = 'l';
 export const LINK_LENGTH = 16;
@@ -136,11 +135,13 @@ export class OverlayDriver implements GraphDriver {
   }
 
   async applyDiff(id: string, tar: Readable): Promise<ApplyResult> {
+    const { applyLayerTar } = await import('./tar-apply.js');
     return applyLayerTar(`${this.need(id)}/diff`, tar, { whiteouts: 'overlay' });
   }
 
   diff(id: string): Readable {
-    return overlayDiffTar(`${this.need(id)}/diff`);
+    const upper = `${this.need(id)}/diff`;
+    return lazyTar(async () => (await import('./tar-diff.js')).overlayDiffTar(upper));
   }
 
   async populate(id: string, fn: (dir: string) => void | Promise<void>): Promise<void> {

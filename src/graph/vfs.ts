@@ -8,13 +8,12 @@
 // system can. The rootfs "mount" is a bind of the directory onto itself.
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { execa } from 'execa';
+import { execInput, firstLine } from '../util/exec.js';
 import { ConflictError, NotFoundError, SystemError } from '../util/errors.js';
 import type { ApplyResult, DriverStatus, GraphDriver, MountSpec } from './driver.js';
 import { checkLayerId, exists, removeTreeSync } from './fsutil.js';
 import { backingFsName } from './overlay.js';
-import { applyLayerTar } from './tar-apply.js';
-import { compareDiffTar } from './tar-diff.js';
+import { lazyTar } from './lazy.js';
 
 interface VfsMeta {
   parent: string | null;
@@ -73,10 +72,9 @@ export class VfsDriver implements GraphDriver {
         mkdirSync(d, { mode: 0o755 });
       } else {
         const pd = this.need(parent);
-        const r = await execa('cp', ['-a', '--reflink=auto', '--', pd, d], { reject: false, stdin: 'ignore' });
-        if (r.exitCode !== 0 || r.failed) {
-          const msg = String(r.stderr || r.stdout || r.message).trim().split('\n')[0];
-          throw new SystemError(`vfs graph driver: cannot copy layer ${parent} to ${id}: ${msg}`);
+        const r = await execInput('cp', ['-a', '--reflink=auto', '--', pd, d], '');
+        if (r.code !== 0) {
+          throw new SystemError(`vfs graph driver: cannot copy layer ${parent} to ${id}: ${firstLine(r.stderr || r.stdout)}`);
         }
       }
       const meta: VfsMeta = { parent };
@@ -89,13 +87,15 @@ export class VfsDriver implements GraphDriver {
   }
 
   async applyDiff(id: string, tar: Readable): Promise<ApplyResult> {
+    const { applyLayerTar } = await import('./tar-apply.js');
     return applyLayerTar(this.need(id), tar, { whiteouts: 'delete' });
   }
 
   diff(id: string): Readable {
     const d = this.need(id);
     const parent = this.parent(id);
-    return compareDiffTar(d, parent === null ? null : this.need(parent));
+    const base = parent === null ? null : this.need(parent);
+    return lazyTar(async () => (await import('./tar-diff.js')).compareDiffTar(d, base));
   }
 
   async populate(id: string, fn: (dir: string) => void | Promise<void>): Promise<void> {

@@ -4,7 +4,7 @@
 // `nsenter --net=/proc/PID/ns/net ip -batch -` inside.
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { SystemError } from '../util/errors.js';
-import { execInput, firstLine } from './exec.js';
+import { execInput, firstLine } from '../util/exec.js';
 
 export interface BridgeSpec {
   bridge: string;

@@ -6,7 +6,7 @@
 import type { DB } from '../store/db.js';
 import { attachedContainerIds, endpointsOfContainer, getNetworkById, listNetworkRows, portMappingsOfContainer } from '../store/networks.js';
 import { SystemError } from '../util/errors.js';
-import { execInputSync, firstLine } from './exec.js';
+import { execInputSync, firstLine } from '../util/exec.js';
 
 export interface NatNetwork {
   bridge: string;

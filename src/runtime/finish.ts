@@ -5,9 +5,8 @@ import { openContainerCgroup, detectCgroups } from '../cgroups/index.js';
 import { getContainer, markExited, type ContainerRow } from '../store/containers.js';
 import { writeTx } from '../store/db.js';
 import { log } from '../util/log.js';
-import type { ContainerConfig } from './config.js';
 import type { ExitRecord } from './exitfile.js';
-import { containerNetwork } from './network.js';
+import { detachNetwork } from './network.js';
 import { cgroupParent } from './start.js';
 
 export async function finishContainer(ctx: Context, row: ContainerRow, rec: ExitRecord, error: string | null = null): Promise<ContainerRow> {
@@ -17,8 +16,7 @@ export async function finishContainer(ctx: Context, row: ContainerRow, rec: Exit
     log('warn', 'removing the cgroup of an exited container', { id: row.id, err: String(err) });
   }
   try {
-    const net = await containerNetwork(ctx, row, JSON.parse(row.config) as ContainerConfig);
-    await net.release();
+    await detachNetwork(ctx, row.id);
   } catch (err) {
     log('warn', 'releasing the network of an exited container', { id: row.id, err: String(err) });
   }

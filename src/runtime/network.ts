@@ -1,16 +1,68 @@
-// The runtime's side of networking: what the spec needs (namespace, /etc files) and the hook
-// between the helper's pid report and go. Replaced by the network module's plan (issue 4).
+// The runtime's side of networking: turn the container's stored network options into the
+// network module's plan (namespace, /etc files, hostname), attach between the helper's pid
+// report and go, and give everything back on failure, exit or removal.
 import type { Context } from '../cli/context.js';
+import {
+  containerNetworkHandle,
+  detachContainerNetwork,
+  parseNetworkRequest,
+  releaseContainerNetwork,
+  type NetworkRequestInput,
+} from '../network/index.js';
 import type { ContainerRow } from '../store/containers.js';
 import type { ContainerConfig } from './config.js';
 
 export interface AttachedNetwork {
   netns: 'host' | { path: string } | undefined;
   etcFiles: { destination: string; source: string }[];
+  hostname: string;
   attach(pid: number): Promise<void>;
   release(): Promise<void>;
 }
 
-export async function containerNetwork(_ctx: Context, _row: ContainerRow, _config: ContainerConfig): Promise<AttachedNetwork> {
-  return { netns: undefined, etcFiles: [], attach: async () => undefined, release: async () => undefined };
+export function networkInput(config: ContainerConfig): NetworkRequestInput {
+  const n = config.network;
+  return {
+    mode: n.mode,
+    publish: n.publish,
+    publishAll: n.publishAll,
+    exposedPorts: config.exposedPorts,
+    dns: n.dns,
+    dnsSearch: n.dnsSearch,
+    dnsOptions: n.dnsOptions,
+    addHosts: n.addHosts,
+    hostname: config.hostname,
+    aliases: n.aliases,
+  };
+}
+
+/** Validates the network flags (pure): called before anything is created. */
+export function validateNetwork(config: ContainerConfig): void {
+  parseNetworkRequest(networkInput(config));
+}
+
+/** Leases an address and ports (kept across restarts) and writes the /etc files. */
+export async function containerNetwork(ctx: Context, row: ContainerRow, config: ContainerConfig): Promise<AttachedNetwork> {
+  const db = ctx.db();
+  const h = containerNetworkHandle(db, row.id, ctx.layout.container(row.id), networkInput(config));
+  return {
+    netns: h.netns,
+    etcFiles: h.etcFiles,
+    hostname: h.hostname,
+    attach: async (pid) => {
+      await h.attach(pid);
+    },
+    // A failed start gives back its rules but keeps lease and ports, as a stopped container does.
+    release: () => detachContainerNetwork(db, row.id),
+  };
+}
+
+/** The container stopped: its rules go; the lease and host ports stay for the next start. */
+export function detachNetwork(ctx: Context, id: string): Promise<void> {
+  return detachContainerNetwork(ctx.db(), id);
+}
+
+/** rm: lease, ports, rules, veths and the /etc/hosts entries in other members go. */
+export function releaseNetwork(ctx: Context, id: string): Promise<void> {
+  return releaseContainerNetwork(ctx.db(), id);
 }

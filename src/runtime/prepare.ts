@@ -7,6 +7,7 @@ import { UsageError } from '../util/errors.js';
 import type { ContainerConfig } from './config.js';
 import type { CreateRequest } from './create.js';
 import { DEFAULT_CAPS } from './spec.js';
+import { validateNetwork } from './network.js';
 import {
   mergeEnv,
   parseEnv,
@@ -77,7 +78,7 @@ export async function prepareCreate(ctx: Context, imageRef: string, command: str
     config: (id: string): ContainerConfig => {
       const hostname = parseHostname(flags.hostname, id.slice(0, 12));
       if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${hostname}`);
-      return {
+      const config: ContainerConfig = {
         args,
         env,
         cwd: flags.workdir ?? (defaults.WorkingDir || '/'),
@@ -110,6 +111,8 @@ export async function prepareCreate(ctx: Context, imageRef: string, command: str
         entrypoint,
         cmd,
       };
+      validateNetwork(config);
+      return config;
     },
   };
 }

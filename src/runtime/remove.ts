@@ -8,6 +8,7 @@ import { writeTx } from '../store/db.js';
 import { ConflictError, EXIT_MANAGEMENT } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { openGraph } from './graph.js';
+import { releaseNetwork } from './network.js';
 import { killContainer, waitForExit } from './kill.js';
 import { reconcile } from './reconcile.js';
 
@@ -36,6 +37,11 @@ export async function removeStopped(ctx: Context, row: ContainerRow): Promise<vo
     return true;
   });
   if (!existed) return;
+  try {
+    await releaseNetwork(ctx, row.id);
+  } catch (err) {
+    log('warn', 'releasing the network of a removed container', { id: row.id, err: String(err) });
+  }
   const driver = openGraph(ctx, row.driver);
   for (const layer of [row.rw_layer, row.init_layer]) {
     try {

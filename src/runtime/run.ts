@@ -7,6 +7,7 @@ import { readExitFile, type ExitRecord } from './exitfile.js';
 import { finishContainer } from './finish.js';
 import { removeStopped } from './remove.js';
 import { startContainer, type Started } from './start.js';
+import { mark } from '../util/trace.js';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
 
@@ -35,6 +36,7 @@ export async function startAttached(ctx: Context, row: ContainerRow, opts: Attac
   const handlers = FORWARDED.map((sig) => [sig, forward(sig)] as const);
   for (const [sig, h] of handlers) process.on(sig, h);
   const code = await helper.exited;
+  mark('monitor exited');
   for (const [sig, h] of handlers) process.off(sig, h);
 
   const rec: ExitRecord = readExitFile(ctx.layout.runContainer(row.id)) ?? {
@@ -45,6 +47,7 @@ export async function startAttached(ctx: Context, row: ContainerRow, opts: Attac
   };
   const cur = getContainer(ctx.db(), row.id) ?? row;
   const done = await finishContainer(ctx, cur, rec);
+  mark('exit recorded, cgroup and network given back');
   if (opts.autoRemove) await removeStopped(ctx, done);
   return rec.exitCode;
 }

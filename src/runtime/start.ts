@@ -8,6 +8,7 @@ import { markExited, markRunning, setContainerState, type ContainerRow } from '.
 import { writeTx } from '../store/db.js';
 import { SystemError, TscError, toTscError } from '../util/errors.js';
 import { log } from '../util/log.js';
+import { mark } from '../util/trace.js';
 import type { ContainerConfig } from './config.js';
 import { clearExitFile } from './exitfile.js';
 import { openGraph } from './graph.js';
@@ -49,8 +50,9 @@ export async function startContainer(ctx: Context, row: ContainerRow, io: StartI
     const network = await containerNetwork(ctx, row, config);
     undo.push(() => network.release());
 
+    mark('network prepared');
     const driver = openGraph(ctx, row.driver);
-    const spec = buildSpec({ config, rootfs: driver.mountSpec(row.rw_layer), etcFiles: network.etcFiles, netns: network.netns });
+    const spec = buildSpec({ config: { ...config, hostname: network.hostname }, rootfs: driver.mountSpec(row.rw_layer), etcFiles: network.etcFiles, netns: network.netns });
     writeFileSync(join(dir, 'config.json'), JSON.stringify(spec));
 
     const cgroup = createContainerCgroup(detectCgroups(), row.id, config.limits, cgroupParent());
@@ -65,6 +67,7 @@ export async function startContainer(ctx: Context, row: ContainerRow, io: StartI
     const oom = cgroup.oomFile();
     if (oom) args.push('--oom-file', oom);
 
+    mark('spec written, cgroup made');
     helper = spawnHelper({ args, attached: io.attached });
     const h = helper;
     undo.push(async () => {
@@ -76,16 +79,24 @@ export async function startContainer(ctx: Context, row: ContainerRow, io: StartI
     if (first.type === 'error') throw helperError(first);
     if (first.type !== 'pid') throw new SystemError(`the native helper reported "${first.type}" before the pid`);
     const pid = first.pid;
+    mark('helper reported pid');
     const pidStart = processStartTime(pid) ?? 0;
 
+    // The network's ip/nft processes run while we move the pid into its cgroups (v1 cgroup
+    // migration is slow: about a millisecond and a half per hierarchy here).
+    const attaching = network.attach(pid);
+    attaching.catch(() => undefined);
     cgroup.addProcess(pid);
-    await network.attach(pid);
+    mark('cgroup joined');
+    await attaching;
+    mark('network attached');
     h.go();
 
     const second = await h.next();
     if (second.type === 'error') throw helperError(second);
     if (second.type !== 'started') throw new SystemError(`the native helper reported "${second.type}" instead of started`);
 
+    mark('started');
     writeTx(db, () =>
       markRunning(db, row.id, {
         pid,

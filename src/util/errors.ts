@@ -76,7 +76,7 @@ export function toTscError(err: unknown): TscError {
   return new SystemError(String(err));
 }
 
-/** Runs `fn` and rethrows any failure as a TscError whose message starts with `what`. */
+/** The first line of an error's message, for embedding in one-sentence errors. */
 export function errnoMessage(err: unknown): string {
   if (err instanceof Error) return err.message.split('\n')[0] ?? err.name;
   return String(err);

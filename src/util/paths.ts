@@ -1,7 +1,9 @@
 // Where tscontainer keeps things. The state root holds the SQLite database, layers and
 // container directories; the run root holds what only lives while the machine is up
 // (monitor sockets, exit files). Both can be moved for tests.
-import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export const DEFAULT_STATE_ROOT = '/var/lib/tscontainer';
 export const DEFAULT_RUN_ROOT = '/run/tscontainer';
@@ -26,10 +28,25 @@ export function resolveRoots(cliRoot?: string, env: NodeJS.ProcessEnv = process.
   return { state: DEFAULT_STATE_ROOT, run: env['TSCONTAINER_RUN_ROOT'] ?? DEFAULT_RUN_ROOT };
 }
 
-/** Absolute path of the repository (or installed package) this code runs from. */
+let pkgRoot: string | undefined;
+
+/** Absolute path of the repository (or installed package) this code runs from: the nearest
+ *  directory above this file with tscontainer's package.json (works from src/ and the bundle). */
 export function packageRoot(): string {
-  // dist/util/paths.js -> package root is two levels up from dist/util
-  return resolve(new URL('../../', import.meta.url).pathname);
+  if (pkgRoot) return pkgRoot;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    try {
+      if ((JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string }).name === 'tscontainer') break;
+    } catch {
+      /* keep looking upwards */
+    }
+    const up = dirname(dir);
+    if (up === dir) throw new Error('cannot find the tscontainer package root');
+    dir = up;
+  }
+  pkgRoot = dir;
+  return dir;
 }
 
 export function layoutOf(roots: Roots) {

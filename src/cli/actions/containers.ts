@@ -11,10 +11,14 @@ import { toTscError, ConflictError, EXIT_MANAGEMENT } from '../../util/errors.js
 import type { RunFlags } from '../../runtime/options.js';
 import type { ContainerConfig } from '../../runtime/config.js';
 import { ago, printTable } from '../output.js';
+import { mark } from '../../util/trace.js';
 
 export async function runCommand(ctx: Context, image: string, command: string[], flags: RunFlags): Promise<number> {
+  mark('run action');
   const req = await prepareCreate(ctx, image, command, flags);
+  mark('image resolved, flags checked');
   const row = await createContainer(ctx, req);
+  mark('container created');
   if (flags.detach) {
     await startDetached(ctx, row);
     process.stdout.write(row.id + '\n');

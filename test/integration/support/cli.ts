@@ -4,13 +4,16 @@
 import { execa, type Result } from 'execa';
 import { mkdtempSync, rmSync, readFileSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { randomInt } from 'node:crypto';
 import { join, resolve } from 'node:path';
 
 export const REPO = resolve(new URL('../../../', import.meta.url).pathname);
-export const CLI = join(REPO, 'dist', 'cli', 'main.js');
+export const CLI = join(REPO, 'dist', 'tscontainer.js');
 
 export interface TestRoot {
   root: string;
+  bridge: string;
+  subnet: string;
   cgroupParent: string;
   env: NodeJS.ProcessEnv;
   /** Runs `tscontainer ARGS` and never throws: look at exitCode, stdout, stderr. */
@@ -21,8 +24,21 @@ export interface TestRoot {
 
 export function makeRoot(label: string): TestRoot {
   const root = mkdtempSync(join(tmpdir(), `tsc-it-${label}-`));
-  const cgroupParent = `tscontainer-test-${root.slice(-6)}`;
-  const env = { ...process.env, TSCONTAINER_ROOT: root, TSCONTAINER_CGROUP_PARENT: cgroupParent };
+  const suffix = root.slice(-6).toLowerCase().replace(/[^a-z0-9]/g, 'x');
+  const cgroupParent = `tscontainer-test-${suffix}`;
+  // Our own bridge, subnet and nftables table: never the host's, never another test file's.
+  const bridge = `tsct${suffix}`;
+  const table = `tsctest_${suffix}`;
+  const subnet = `10.${210 + randomInt(40)}.${randomInt(256)}.0/24`;
+  const env = {
+    ...process.env,
+    TSCONTAINER_ROOT: root,
+    TSCONTAINER_CGROUP_PARENT: cgroupParent,
+    TSCONTAINER_BRIDGE: bridge,
+    TSCONTAINER_BRIDGE_SUBNET: subnet,
+    TSCONTAINER_NFT_TABLE: table,
+    TSCONTAINER_VETH_PREFIX: `v${suffix.slice(0, 4)}`,
+  };
   const run: TestRoot['run'] = (args, opts = {}) =>
     execa('node', [CLI, ...args], {
       env: { ...env, ...opts.env },
@@ -32,6 +48,8 @@ export function makeRoot(label: string): TestRoot {
     });
   return {
     root,
+    bridge,
+    subnet,
     cgroupParent,
     env,
     run,
@@ -42,6 +60,17 @@ export function makeRoot(label: string): TestRoot {
       for (const m of mountsUnder(root).reverse()) await execa('umount', ['-l', m], { reject: false });
       for (const d of cgroupDirs(cgroupParent)) {
         await execa('rmdir', [d], { reject: false });
+      }
+      if (existsSync(`/sys/class/net/${bridge}`)) await execa('ip', ['link', 'del', bridge], { reject: false });
+      // The default network outlives its containers (as docker's does); its table may stay, but
+      // no container's port rule may.
+      const rules = await execa('nft', ['list', 'table', 'ip', table], { reject: false });
+      if (rules.exitCode === 0) {
+        if (/dnat/.test(rules.stdout)) leaks.push(`nftables DNAT rules left in ${table}`);
+        await execa('nft', ['delete', 'table', 'ip', table], { reject: false });
+      }
+      for (const l of (await execa('ip', ['-o', 'link', 'show', 'type', 'veth'], { reject: false })).stdout.split('\n')) {
+        if (l.includes(env['TSCONTAINER_VETH_PREFIX']!)) leaks.push(`veth ${l.split(': ')[1]}`);
       }
       rmSync(root, { recursive: true, force: true });
       return leaks;
