@@ -427,6 +427,9 @@ class Applier {
  * partly extracted for the caller to remove.
  */
 export async function applyLayerTar(root: string, input: Readable, opts: ApplyOptions): Promise<ApplyResult> {
+  // The producer may have failed already (a truncated gzip upstream): no event would follow.
+  if (input.errored) throw layerError(errnoMessage(input.errored));
+  if (input.destroyed && !input.readableEnded) throw layerError('the archive stream was closed before it ended');
   const realRoot = realpathSync(root);
   const applier = new Applier(realRoot, opts.whiteouts, opts.chown ?? process.getuid?.() === 0);
   const extract = tarStream.extract();
@@ -457,7 +460,9 @@ export async function applyLayerTar(root: string, input: Readable, opts: ApplyOp
     if (code) throw layerError(`cannot extract "${current}": ${errnoMessage(e)}`);
     const msg = errnoMessage(e);
     if (compressed) throw layerError(`the archive is ${compressed}-compressed; it must be decompressed before it is applied`);
-    throw layerError(/end of data/i.test(msg) ? 'the archive is truncated (unexpected end of data)' : msg);
+    if (/end of data/i.test(msg)) throw layerError('the archive is truncated (unexpected end of data)');
+    if (/outside buffer bounds|invalid tar header/i.test(msg)) throw layerError('not a tar archive');
+    throw layerError(msg);
   } finally {
     await applier.fsops.close();
   }

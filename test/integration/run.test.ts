@@ -187,6 +187,59 @@ describe('tscontainer run', () => {
     expect(leftovers(t.root, t.cgroupParent)).toEqual([]);
   });
 
+  it('concurrent creates never give two containers one name, and never fail on a lock', async () => {
+    const results = await Promise.all(Array.from({ length: 6 }, () => t.run(['create', '--name', 'same', 'busybox', 'true'])));
+    const ok = results.filter((r) => r.exitCode === 0);
+    expect(ok).toHaveLength(1);
+    for (const r of results.filter((x) => x.exitCode !== 0)) {
+      expect(r.exitCode).toBe(125);
+      expect(r.stderr).toContain('already in use');
+      expect(r.stderr).not.toContain('locked');
+    }
+    expect(rows().filter((r) => r.name === 'same')).toHaveLength(1);
+    expect((await t.run(['rm', 'same'])).exitCode).toBe(0);
+  });
+
+  it('runs an imported rootfs tarball as an image', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsc-it-rootfs-'));
+    try {
+      mkdirSync(join(dir, 'rootfs', 'bin'), { recursive: true });
+      await execa('cp', ['/bin/busybox', join(dir, 'rootfs', 'bin', 'busybox')]);
+      await execa('ln', ['-s', 'busybox', join(dir, 'rootfs', 'bin', 'sh')]);
+      await execa('tar', ['-czf', join(dir, 'rootfs.tar.gz'), '-C', join(dir, 'rootfs'), '.']);
+      const imp = await t.run(['import', join(dir, 'rootfs.tar.gz'), 'myimg:latest']);
+      expect(imp.exitCode, imp.stderr).toBe(0);
+      expect(imp.stdout).toMatch(/^sha256:[0-9a-f]{64}$/);
+      const r = await t.run(['run', '--rm', 'myimg:latest', '/bin/sh', '-c', 'echo ok']);
+      expect(r.stdout).toBe('ok');
+      // an imported image has no command: a run without one says so
+      const none = await t.run(['run', '--rm', 'myimg']);
+      expect(none.exitCode).toBe(125);
+      expect(none.stderr).toContain('no command');
+      expect((await t.run(['rmi', 'myimg:latest'])).exitCode).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('info and version describe the machine', async () => {
+    const info = await t.run(['info', '--format', 'json']);
+    expect(info.exitCode, info.stderr).toBe(0);
+    const i = JSON.parse(info.stdout) as Record<string, unknown>;
+    expect(i['Storage Driver']).toBe('overlay');
+    expect(i['State Root']).toBe(t.root);
+    expect(['1', '2']).toContain(i['Cgroup Version']);
+    const v = await t.run(['version']);
+    expect(v.stdout).toMatch(/Version\s+\d+\.\d+\.\d+/);
+  });
+
+  it('--debug logs to stderr and the log file', async () => {
+    const r = await t.run(['--debug', 'run', '--rm', 'busybox', 'true']);
+    expect(r.exitCode).toBe(0);
+    expect(r.stderr).toContain('container started');
+    expect(readFileSync(join(t.root, 'tscontainer.log'), 'utf8')).toContain('container started');
+  });
+
   it('after --rm nothing of the container is left: no row, no directory, no cgroup', async () => {
     const before = rows().length;
     const r = await t.run(['run', '--rm', '-m', '64m', 'busybox', 'true']);
@@ -195,5 +248,23 @@ describe('tscontainer run', () => {
     expect(readdirSync(join(t.root, 'containers')).length).toBe(before);
     expect(leftovers(t.root, t.cgroupParent)).toEqual([]);
     mkdirSync(join(t.root, 'containers'), { recursive: true });
+  });
+});
+
+describe('tscontainer run --storage-driver vfs', () => {
+  it('runs from plain copies, and the state root keeps its driver', async () => {
+    const v = makeRoot('vfs');
+    try {
+      const r = await v.run(['--storage-driver', 'vfs', 'run', '--rm', 'busybox', 'sh', '-c', 'echo vfs > /f; cat /f']);
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stdout).toBe('vfs');
+      const info = JSON.parse((await v.run(['info', '--format', 'json'])).stdout) as Record<string, unknown>;
+      expect(info['Storage Driver']).toBe('vfs');
+      const mixed = await v.run(['--storage-driver', 'overlay', 'run', '--rm', 'busybox', 'true']);
+      expect(mixed.exitCode).toBe(125);
+      expect(mixed.stderr).toContain('vfs');
+    } finally {
+      expect(await v.cleanup()).toEqual([]);
+    }
   });
 });
