@@ -172,7 +172,6 @@ int cmd_exec(const struct exec_options *o)
     struct exec_io io;
     int errp[2];
 
-    report_init();
     if (process_load(o->process, &proc) < 0) {
         report_failure();
         return failure_code();

@@ -112,7 +112,9 @@ const char *failure_message(void);
 /* Replace the recorded failure with one received from a child. */
 void failure_set(int code, const char *message);
 
-void report_init(void);       /* is fd 3 open? */
+void report_init(void);       /* are fd 3 and fd 4 open? (call first thing) */
+int report_control_fd(void);  /* 4, or -1 without a control pipe */
+void report_control_close(void);
 void report_pid(pid_t pid);
 void report_started(void);
 void report_failure(void);    /* the recorded failure, on fd 3 or else stderr */

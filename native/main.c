@@ -87,6 +87,7 @@ int main(int argc, char **argv)
         report_failure();
         return failure_code();
     }
+    report_init();
     if (argc < 2)
         return usage();
     if (strcmp(argv[1], "run") == 0) {

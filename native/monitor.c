@@ -262,10 +262,12 @@ int write_exit_record(const char *state_dir, int status, const char *oom_file)
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     format_time(when, sizeof when, &now, true);
+    char signal[16] = "null"; /* null: the process exited by itself */
+    if (WIFSIGNALED(status))
+        snprintf(signal, sizeof signal, "%d", WTERMSIG(status));
     int n = snprintf(json, sizeof json,
-                     "{\"exitCode\":%d,\"signal\":%d,\"oomKilled\":%s,\"finishedAt\":\"%s\"}\n",
-                     exit_code_of(status), WIFSIGNALED(status) ? WTERMSIG(status) : 0,
-                     oom_killed(oom_file) ? "true" : "false", when);
+                     "{\"exitCode\":%d,\"signal\":%s,\"oomKilled\":%s,\"finishedAt\":\"%s\"}\n",
+                     exit_code_of(status), signal, oom_killed(oom_file) ? "true" : "false", when);
     snprintf(path, sizeof path, "%s/exit.json", state_dir);
     snprintf(tmp, sizeof tmp, "%s/.exit.json.tmp", state_dir);
 

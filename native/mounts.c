@@ -44,8 +44,43 @@ static void fd_path(char *buf, size_t len, int fd)
     snprintf(buf, len, "/proc/self/fd/%d", fd);
 }
 
+static int mkdir_all_depth(int rootfd, const char *path, int depth);
+
+/*
+ * `name` in dirfd exists but does not resolve: a dangling symlink, as in an image holding
+ * `escape -> /target`. Create what it points to, read as a path inside the rootfs.
+ */
+static int create_link_target(int rootfd, int dirfd, const char *name, const char *prefix, int depth)
+{
+    char link[PATH_MAX], target[2 * PATH_MAX + 2];
+    /* readlinkat: the link's text, which we resolve ourselves inside the rootfs */
+    ssize_t n = readlinkat(dirfd, name, link, sizeof link - 1);
+    if (n < 0)
+        return 0; /* not a symlink: the open below reports the real problem */
+    link[n] = '\0';
+    if (depth > 40)
+        return fail(EXIT_OWN_FAILURE, "too many levels of symbolic links at /%s in the rootfs", prefix);
+    if (link[0] == '/') {
+        snprintf(target, sizeof target, "%s", link);
+    } else {
+        /* relative: from the directory holding the link */
+        const char *slash = strrchr(prefix, '/');
+        snprintf(target, sizeof target, "/%.*s/%s", slash ? (int)(slash - prefix) : 0, prefix, link);
+    }
+    int fd = mkdir_all_depth(rootfd, target, depth + 1);
+    if (fd < 0)
+        return -1;
+    close(fd);
+    return 0;
+}
+
 /* mkdir -p inside the rootfs; returns an O_PATH fd on the directory. */
 static int mkdir_all_in_root(int rootfd, const char *path)
+{
+    return mkdir_all_depth(rootfd, path, 0);
+}
+
+static int mkdir_all_depth(int rootfd, const char *path, int depth)
 {
     char prefix[PATH_MAX] = "";
     size_t plen = 0;
@@ -71,6 +106,8 @@ static int mkdir_all_in_root(int rootfd, const char *path)
             /* dirfd was resolved inside the rootfs, and `name` is one plain component. */
             if (mkdirat(dirfd, name, 0755) < 0 && errno != EEXIST)
                 return fail(EXIT_OWN_FAILURE, "create directory /%s in the rootfs: %m", prefix);
+            if (errno == EEXIST && create_link_target(rootfd, dirfd, name, prefix, depth) < 0)
+                return -1;
             fd = open_in_root(rootfd, prefix, O_PATH | O_DIRECTORY);
         }
         if (fd < 0)

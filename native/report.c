@@ -18,7 +18,8 @@
 
 static int the_code = EXIT_OWN_FAILURE;
 static char the_message[2048] = "unknown failure";
-static int report_fd = -1; /* 3 when the caller gave us a report pipe */
+static int report_fd = -1;  /* 3 when the caller gave us a report pipe */
+static int control_fd = -1; /* 4 when the caller gave us a control pipe */
 
 int fail(int code, const char *fmt, ...)
 {
@@ -56,15 +57,35 @@ int write_all(int fd, const void *data, size_t n)
 
 /* ---- fd 3 -------------------------------------------------------------- */
 
+/* Keep an unused fd number taken, so no pipe we make later is mistaken for the caller's. */
+static void reserve_fd(int fd)
+{
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0 && null != fd) {
+        dup3(null, fd, O_CLOEXEC);
+        close(null);
+    }
+}
+
+/* Did the caller open fd 3 and fd 4? F_GETFD fails with EBADF when it did not. */
+static int adopt_fd(int fd)
+{
+    if (fcntl(fd, F_GETFD) < 0) {
+        reserve_fd(fd);
+        return -1;
+    }
+    /* CLOEXEC, so that the caller's pipes can never reach a container process. */
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    return fd;
+}
+
 void report_init(void)
 {
-    /* F_GETFD fails with EBADF when the caller did not open fd 3: run without reports. */
-    if (fcntl(3, F_GETFD) < 0)
-        return;
-    report_fd = 3;
-    /* CLOEXEC, so that the report pipe can never reach a container process. */
-    fcntl(3, F_SETFD, FD_CLOEXEC);
+    report_fd = adopt_fd(3);
+    control_fd = adopt_fd(4);
 }
+
+int report_control_fd(void) { return control_fd; }
 
 static void report_line(struct strbuf *sb)
 {
@@ -110,6 +131,13 @@ void report_close(void)
     if (report_fd >= 0)
         close(report_fd);
     report_fd = -1;
+}
+
+void report_control_close(void)
+{
+    if (control_fd >= 0)
+        close(control_fd);
+    control_fd = -1;
 }
 
 /* ---- growing strings and JSON ------------------------------------------ */

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,28 +118,58 @@ static pid_t clone_child(const struct container_spec *s, struct child_args *a)
     return pid;
 }
 
-/*
- * Read fd 4 until "go\n". Returns 0 on go, -1 on EOF (the caller gave up).
- * Without an fd 4 (run by hand) we go at once.
- */
-static int wait_for_caller(void)
+enum wait_result { GO, GAVE_UP, CHILD_DIED };
+
+/* A line on fd 4: "go" means go; anything else, or EOF, means the caller gave up. */
+static enum wait_result read_control(int fd)
 {
     char buf[16];
     size_t len = 0;
-    if (fcntl(4, F_GETFD) < 0)
-        return 0;
     while (len < sizeof buf) {
-        ssize_t n = read(4, buf + len, sizeof buf - len);
+        ssize_t n = read(fd, buf + len, sizeof buf - len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            return -1;
+            return GAVE_UP;
         len += (size_t)n;
         if (memchr(buf, '\n', len))
             break;
     }
-    close(4);
-    return strncmp(buf, "go", 2) == 0 ? 0 : -1;
+    return len >= 2 && strncmp(buf, "go", 2) == 0 ? GO : GAVE_UP;
+}
+
+/*
+ * Wait for "go" on fd 4 while watching our signals: SIGINT/TERM/HUP/QUIT mean give up,
+ * SIGCHLD may mean the child failed before go (e.g. joining a namespace by path).
+ * Without an fd 4 (run by hand) we go at once.
+ */
+static enum wait_result wait_for_caller(int sigfd, pid_t pid)
+{
+    int control = report_control_fd();
+    if (control < 0)
+        return GO;
+    for (;;) {
+        struct pollfd p[2] = {{.fd = control, .events = POLLIN}, {.fd = sigfd, .events = POLLIN}};
+        /* poll: sleep until the caller writes, hangs up, or a signal arrives */
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return GAVE_UP;
+        }
+        if (p[0].revents) {
+            enum wait_result r = read_control(control);
+            report_control_close();
+            return r;
+        }
+        struct signalfd_siginfo si;
+        if ((p[1].revents & POLLIN) && read(sigfd, &si, sizeof si) == sizeof si) {
+            if (si.ssi_signo == SIGCHLD && waitpid(pid, NULL, WNOHANG) == pid)
+                return CHILD_DIED;
+            if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM || si.ssi_signo == SIGHUP ||
+                si.ssi_signo == SIGQUIT)
+                return GAVE_UP;
+        }
+    }
 }
 
 /* After "go": EOF on the error pipe means execve succeeded; data is "CODE message". */
@@ -191,7 +222,6 @@ int cmd_run(const struct run_options *o)
     memset(&a, 0, sizeof a);
     memset(&r, 0, sizeof r);
 
-    report_init();
     int log_fd = -1;
     if (config_load(o->bundle, &spec) < 0 || (o->log && (log_fd = open_log(o->log)) < 0)) {
         report_failure();
@@ -208,6 +238,13 @@ int cmd_run(const struct run_options *o)
     }
     /* A reader of our stdout going away must not kill the monitor. */
     signal(SIGPIPE, SIG_IGN);
+    /* signalfd: the blocked signals become readable events for our poll loops */
+    int sigfd = signalfd(-1, &handled, SFD_CLOEXEC);
+    if (sigfd < 0) {
+        fail(EXIT_OWN_FAILURE, "signalfd: %m");
+        report_failure();
+        return failure_code();
+    }
 
     pid_t pid = -1;
     if (make_stdio(o, &a, &r) < 0 || make_sync(o, &a, &r) < 0 || join_pid_namespace(&spec) < 0 ||
@@ -225,11 +262,19 @@ int cmd_run(const struct run_options *o)
         close(a.console_fd);
 
     report_pid(pid);
-    if (wait_for_caller() < 0) {
+    enum wait_result waited = wait_for_caller(sigfd, pid);
+    if (waited == GAVE_UP) {
         kill_and_reap(pid);
-        fail(EXIT_OWN_FAILURE, "the caller closed the control pipe before \"go\"");
+        fail(EXIT_OWN_FAILURE, "the caller gave up before \"go\" (fd 4 closed or signalled)");
         report_failure();
         return EXIT_OWN_FAILURE;
+    }
+    if (waited == CHILD_DIED) {
+        /* already reaped; its error pipe says why */
+        if (read_child_failure(r.err_r) == 0)
+            fail(EXIT_OWN_FAILURE, "the container process died during set-up");
+        report_failure();
+        return failure_code();
     }
     write_all(r.go_w, "g", 1);
     close(r.go_w);
@@ -254,7 +299,7 @@ int cmd_run(const struct run_options *o)
     bool raw = o->tty && !o->detach && isatty(0) && pty_raw_mode(0, &saved) == 0;
     struct monitor m = {
         .pid = pid,
-        .sigfd = signalfd(-1, &handled, SFD_CLOEXEC),
+        .sigfd = sigfd,
         .stdin_dst = o->tty ? (o->stdin && !o->detach ? master : -1) : r.stdin_w,
         .out_src = o->tty ? master : r.stdout_r,
         .err_src = o->tty ? -1 : r.stderr_r,

@@ -3,7 +3,8 @@
 //   insertContainer (runtime)  ->  prepareContainerNetwork (db + /etc files, returns the plan)
 //   helper reports pid         ->  attachContainerNetwork (links, addresses, nftables)  ->  go
 //   container exits / stop     ->  detachContainerNetwork (rules away, lease kept)
-//   rm / failed start          ->  releaseContainerNetwork (rules, links, leases, member hosts)
+//   failed start               ->  detachContainerNetwork (as a stop: lease and ports kept)
+//   rm                         ->  releaseContainerNetwork (rules, leases, member hosts; links die with the netns)
 //   system prune               ->  pruneNetworks
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -50,6 +51,7 @@ import { allocateAddress, defaultGateway, gatewayInSubnet, hostIfName, pickFreeS
 import {
   assertOwnNetns,
   deleteLinks,
+  deleteLinksInBackground,
   hostBatch,
   linkExists,
   nsBatch,
@@ -541,8 +543,8 @@ export async function attachContainerNetwork(db: DB, plan: NetworkPlan, pid: num
     defaultRoute: i === 0,
   }));
   const bridges = uniqueBridges(plan.endpoints);
-  const { text, mayExist } = hostBatch(bridges, veths, pid, (b) => !linkExists(b));
-  const hostDone = runHostBatch(text, mayExist).then(() => (timing.hostIpMs = performance.now() - t0));
+  const { text, mayExist, mayBeGone } = hostBatch(bridges, veths, pid, (b) => !linkExists(b), linkExists);
+  const hostDone = runHostBatch(text, mayExist, mayBeGone).then(() => (timing.hostIpMs = performance.now() - t0));
   hostDone.catch(() => undefined);
   const tn = performance.now();
   writeTx(db, () => {
@@ -566,28 +568,37 @@ function uniqueBridges(eps: PlannedEndpoint[]): BridgeSpec[] {
   return [...seen.values()];
 }
 
-/** The container stopped: its rules go, its veths went with its namespace; lease and ports stay. */
+/**
+ * The container stopped: its rules go; lease and ports stay. Its veths go with its namespace:
+ * the kernel deletes them a few milliseconds later, and nobody waits for that (an `ip link del`
+ * would take as long, on the exit path of every container). The next attach of this container
+ * deletes a host veth that is still there; `rm` deletes it too.
+ */
 export async function detachContainerNetwork(db: DB, containerId: string, opts?: NetOptions): Promise<void> {
   const c = cfg(opts);
-  const links = writeTx(db, () => {
+  writeTx(db, () => {
     const s = getNetSettings(db, containerId);
-    if (!s || s.attached === 0) return [];
+    if (!s || s.attached === 0) return;
     setAttached(db, containerId, false);
     if (portMappingsOfContainer(db, containerId).length > 0) syncRules(db, c.nftTable);
-    return endpointsOfContainer(db, containerId).map((e) => e.host_if);
   });
-  await deleteLinks(links);
 }
 
-/** rm, failed start: rules, veths, leases, ports and settings go; other members' hosts files are updated. */
-export async function releaseContainerNetwork(db: DB, containerId: string, opts?: NetOptions): Promise<void> {
+/**
+ * rm: rules, veths, leases, ports and settings go; other members' hosts files are updated.
+ * With `exited` (the runtime's rm: the container's processes are gone), nobody waits for the
+ * veths: they die with the namespace, and whatever of them is still there is deleted by a
+ * background `ip` (see deleteLinksInBackground). Without it they are deleted before returning.
+ */
+export async function releaseContainerNetwork(db: DB, containerId: string, opts?: NetOptions, o: { exited?: boolean } = {}): Promise<void> {
   const c = cfg(opts);
   const { links } = writeTx(db, () => {
     const r = dropContainer(db, containerId);
     if (r.hadRules) syncRules(db, c.nftTable);
     return r;
   });
-  await deleteLinks(links);
+  if (o.exited) deleteLinksInBackground(links);
+  else await deleteLinks(links);
 }
 
 /** Deletes a container's network rows; the caller re-syncs the rules when `hadRules`. */

@@ -2,6 +2,7 @@
 // peer created directly inside the container's netns as eth0/ethN, and the addresses and routes
 // inside. Two processes per attach: `ip -force -batch -` in the host namespace and
 // `nsenter --net=/proc/PID/ns/net ip -batch -` inside.
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { SystemError } from '../util/errors.js';
 import { execInput, firstLine } from '../util/exec.js';
@@ -36,10 +37,23 @@ export function linkMtu(name: string): number {
   }
 }
 
-/** The ip(8) batch run in the host namespace. Returns the text and which lines may fail with EEXIST. */
-export function hostBatch(bridges: BridgeSpec[], veths: VethSpec[], pid: number, missing: (br: string) => boolean): { text: string; mayExist: Set<number> } {
+/**
+ * The ip(8) batch run in the host namespace. Returns the text, which lines may fail with EEXIST
+ * (a bridge another process made meanwhile) and which with ENODEV (a stale host veth that the
+ * kernel removed meanwhile). `stale(hostIf)` says a host veth of a previous run of this
+ * container is still there (its old namespace is still being torn down, or is held by a
+ * `container:` joiner): it is deleted first, so that the name is free again.
+ */
+export function hostBatch(
+  bridges: BridgeSpec[],
+  veths: VethSpec[],
+  pid: number,
+  missing: (br: string) => boolean,
+  stale: (hostIf: string) => boolean = () => false,
+): { text: string; mayExist: Set<number>; mayBeGone: Set<number> } {
   const lines: string[] = [];
   const mayExist = new Set<number>();
+  const mayBeGone = new Set<number>();
   for (const b of bridges) {
     if (missing(b.bridge)) {
       lines.push(`link add ${b.bridge} type bridge`);
@@ -50,12 +64,16 @@ export function hostBatch(bridges: BridgeSpec[], veths: VethSpec[], pid: number,
   }
   for (const v of veths) {
     const mtu = linkMtu(v.bridge);
+    if (stale(v.hostIf)) {
+      lines.push(`link del ${v.hostIf}`);
+      mayBeGone.add(lines.length);
+    }
     lines.push(
       `link add ${v.hostIf} mtu ${mtu} master ${v.bridge} type veth peer name ${v.ifname} mtu ${mtu} address ${v.mac} netns ${pid}`,
     );
     lines.push(`link set ${v.hostIf} up`);
   }
-  return { text: lines.join('\n') + '\n', mayExist };
+  return { text: lines.join('\n') + '\n', mayExist, mayBeGone };
 }
 
 /** The ip(8) batch run inside the container's network namespace. */
@@ -98,12 +116,14 @@ export function assertOwnNetns(pid: number): void {
     throw new SystemError(`process ${pid} shares the host's network namespace, refusing to configure it as a container`);
 }
 
-export async function runHostBatch(text: string, mayExist: Set<number>): Promise<void> {
+export async function runHostBatch(text: string, mayExist: Set<number>, mayBeGone: Set<number> = new Set()): Promise<void> {
   if (text.trim() === '') return;
   const r = await execInput('ip', ['-force', '-batch', '-'], text);
   if (r.code === 0) return;
   const failed = failedBatchLines(r.stderr);
-  const real = [...failed].filter(([n, msg]) => !(mayExist.has(n) && /File exists/.test(msg)));
+  const real = [...failed].filter(
+    ([n, msg]) => !(mayExist.has(n) && /File exists/.test(msg)) && !(mayBeGone.has(n) && /Cannot find device|No such device/.test(msg)),
+  );
   if (failed.size === 0 || real.length > 0) {
     const [n, msg] = real[0] ?? [0, firstLine(r.stderr)];
     const line = text.split('\n')[n - 1] ?? '';
@@ -124,6 +144,30 @@ export async function deleteLinks(names: string[]): Promise<void> {
   // A link that vanished meanwhile (its netns died) is fine.
   const failed = [...failedBatchLines(r.stderr)].filter(([, msg]) => !/Cannot find device|No such device/.test(msg));
   if (failed.length > 0) throw new SystemError(`cannot delete ${present.join(', ')}: ${failed[0]![1]}`);
+}
+
+/**
+ * Host veths of a container whose namespace is gone or going: the kernel deletes them with the
+ * namespace (3-16 ms after the container's exit here, the same time an `ip link del` takes), so
+ * nobody waits for that. Whatever is still there is deleted by one `ip` process left to finish
+ * on its own: it covers a namespace kept alive by a `container:` joiner. Only for containers
+ * that are being removed: a restart reuses the names (attach deletes a stale one itself).
+ */
+export function deleteLinksInBackground(names: string[]): void {
+  const present = names.filter(linkExists);
+  if (present.length === 0) return;
+  const args = present.length === 1 ? ['link', 'del', present[0]!] : ['-force', '-batch', '/dev/stdin'];
+  try {
+    const child = spawn('ip', args, { detached: true, stdio: [present.length === 1 ? 'ignore' : 'pipe', 'ignore', 'ignore'] });
+    child.on('error', () => undefined);
+    if (child.stdin) {
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(present.map((n) => `link del ${n}`).join('\n') + '\n');
+    }
+    child.unref();
+  } catch {
+    /* the kernel removes them with the namespace anyway */
+  }
 }
 
 function writeSysctl(path: string, value: string): void {

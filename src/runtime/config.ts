@@ -33,6 +33,7 @@ export interface ContainerConfig {
   user: { uid: number; gid: number; additionalGids: number[] };
   /** The user as typed (or from the image), for inspect. */
   userSpec: string;
+  /** --hostname as given, or '' for the default (the short id, or the host's with --network host). */
   hostname: string;
   tty: boolean;
   openStdin: boolean;

@@ -20,8 +20,7 @@ export interface CreateRequest {
   driver: string;
   name: string | undefined;
   id?: string;
-  /** Builds the config once the id is known (the default hostname is the short id). */
-  config: (id: string) => ContainerConfig;
+  config: ContainerConfig;
 }
 
 /** Mount points the runtime binds over; docker keeps them in the -init layer too. */
@@ -36,7 +35,7 @@ function populateInit(dir: string): void {
 export async function createContainer(ctx: Context, req: CreateRequest): Promise<ContainerRow> {
   const db = ctx.db();
   const id = req.id ?? newContainerId();
-  const config = req.config(id);
+  const config = req.config;
   if (req.name !== undefined) assertNameFree(ctx, req.name);
 
   const driver = openGraph(ctx, req.driver);

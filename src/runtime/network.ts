@@ -20,7 +20,7 @@ export interface AttachedNetwork {
   release(): Promise<void>;
 }
 
-export function networkInput(config: ContainerConfig): NetworkRequestInput {
+export function networkInput(config: Pick<ContainerConfig, 'network' | 'exposedPorts' | 'hostname'>): NetworkRequestInput {
   const n = config.network;
   return {
     mode: n.mode,
@@ -31,13 +31,14 @@ export function networkInput(config: ContainerConfig): NetworkRequestInput {
     dnsSearch: n.dnsSearch,
     dnsOptions: n.dnsOptions,
     addHosts: n.addHosts,
-    hostname: config.hostname,
+    // Only a --hostname the user gave: --network container:X refuses one, host uses the host's.
+    hostname: config.hostname || undefined,
     aliases: n.aliases,
   };
 }
 
 /** Validates the network flags (pure): called before anything is created. */
-export function validateNetwork(config: ContainerConfig): void {
+export function validateNetwork(config: Pick<ContainerConfig, 'network' | 'exposedPorts' | 'hostname'>): void {
   parseNetworkRequest(networkInput(config));
 }
 
@@ -62,7 +63,7 @@ export function detachNetwork(ctx: Context, id: string): Promise<void> {
   return detachContainerNetwork(ctx.db(), id);
 }
 
-/** rm: lease, ports, rules, veths and the /etc/hosts entries in other members go. */
+/** rm (the container is not running): lease, ports, rules, veths and the /etc/hosts entries in other members go. */
 export function releaseNetwork(ctx: Context, id: string): Promise<void> {
-  return releaseContainerNetwork(ctx.db(), id);
+  return releaseContainerNetwork(ctx.db(), id, undefined, { exited: true });
 }

@@ -212,8 +212,7 @@ export function parseStopTimeout(v: string | undefined): number {
   return Number(v);
 }
 
-export function parseHostname(h: string | undefined, fallback: string): string {
-  if (h === undefined) return fallback;
+export function parseHostname(h: string): string {
   if (!/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/.test(h)) throw new UsageError(`invalid hostname "${h}"`);
   return h;
 }

@@ -47,14 +47,23 @@ export async function prepareCreate(ctx: Context, imageRef: string, command: str
     cpusetMems: flags.cpusetMems,
     pidsLimit: flags.pidsLimit,
   });
+  const hostname = flags.hostname === undefined ? '' : parseHostname(flags.hostname);
+  const network = {
+    mode: flags.network ?? 'bridge',
+    publish: flags.publish,
+    publishAll: Boolean(flags.publishAll),
+    dns: flags.dns,
+    dnsSearch: flags.dnsSearch,
+    dnsOptions: flags.dnsOption,
+    addHosts: flags.addHost,
+    aliases: flags.networkAlias,
+  };
+  validateNetwork({ network, hostname, exposedPorts: [] });
   if (flags.workdir !== undefined && !flags.workdir.startsWith('/')) {
     throw new UsageError(`invalid working directory "${flags.workdir}": it must be an absolute path`);
   }
   if (flags.tty && flags.interactive && !process.stdin.isTTY) {
     throw new UsageError('the input device is not a TTY: drop -t, or run from a terminal');
-  }
-  if (flags.detach && flags.rm) {
-    // Without a daemon the monitor removes the container itself when it exits.
   }
 
   const image = await resolveImage(ctx, imageRef);
@@ -75,44 +84,29 @@ export async function prepareCreate(ctx: Context, imageRef: string, command: str
     imageTopCacheId: image.topLayer?.cache_id ?? null,
     driver: image.driver,
     name,
-    config: (id: string): ContainerConfig => {
-      const hostname = parseHostname(flags.hostname, id.slice(0, 12));
-      if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${hostname}`);
-      const config: ContainerConfig = {
-        args,
-        env,
-        cwd: flags.workdir ?? (defaults.WorkingDir || '/'),
-        user,
-        userSpec,
-        hostname,
-        tty: Boolean(flags.tty),
-        openStdin: Boolean(flags.interactive),
-        autoRemove: Boolean(flags.rm),
-        readonlyRootfs: Boolean(flags.readOnly),
-        noNewPrivileges,
-        capabilities,
-        volumes,
-        ulimits,
-        limits,
-        network: {
-          mode: flags.network ?? 'bridge',
-          publish: flags.publish,
-          publishAll: Boolean(flags.publishAll),
-          dns: flags.dns,
-          dnsSearch: flags.dnsSearch,
-          dnsOptions: flags.dnsOption,
-          addHosts: flags.addHost,
-          aliases: flags.networkAlias,
-        },
-        labels: { ...(defaults.Labels ?? {}), ...labels },
-        stopSignal: flags.stopSignal ?? defaults.StopSignal ?? 'SIGTERM',
-        stopTimeout,
-        exposedPorts: exposed,
-        entrypoint,
-        cmd,
-      };
-      validateNetwork(config);
-      return config;
+    config: {
+      args,
+      env,
+      cwd: flags.workdir ?? (defaults.WorkingDir || '/'),
+      user,
+      userSpec,
+      hostname,
+      tty: Boolean(flags.tty),
+      openStdin: Boolean(flags.interactive),
+      autoRemove: Boolean(flags.rm),
+      readonlyRootfs: Boolean(flags.readOnly),
+      noNewPrivileges,
+      capabilities,
+      volumes,
+      ulimits,
+      limits,
+      network,
+      labels: { ...(defaults.Labels ?? {}), ...labels },
+      stopSignal: flags.stopSignal ?? defaults.StopSignal ?? 'SIGTERM',
+      stopTimeout,
+      exposedPorts: exposed,
+      entrypoint,
+      cmd,
     },
   };
 }

@@ -11,6 +11,8 @@ import { openGraph } from './graph.js';
 import { releaseNetwork } from './network.js';
 import { killContainer, waitForExit } from './kill.js';
 import { reconcile } from './reconcile.js';
+import { detectCgroups, openContainerCgroup } from '../cgroups/index.js';
+import { cgroupParent } from './start.js';
 
 export async function removeContainer(ctx: Context, row: ContainerRow, opts: { force: boolean }): Promise<void> {
   let cur = await reconcile(ctx, row);
@@ -22,6 +24,11 @@ export async function removeContainer(ctx: Context, row: ContainerRow, opts: { f
       );
     }
     killContainer(cur, 'SIGKILL');
+    // A frozen (paused) container takes the SIGKILL only once thawed.
+    if (cur.state === 'paused') {
+      const cg = openContainerCgroup(detectCgroups(), cur.id, cgroupParent());
+      if (cg.exists()) cg.thaw();
+    }
     cur = await waitForExit(ctx, cur, 10_000);
   }
   await removeStopped(ctx, cur);

@@ -52,7 +52,8 @@ export async function startContainer(ctx: Context, row: ContainerRow, io: StartI
 
     mark('network prepared');
     const driver = openGraph(ctx, row.driver);
-    const spec = buildSpec({ config: { ...config, hostname: network.hostname }, rootfs: driver.mountSpec(row.rw_layer), etcFiles: network.etcFiles, netns: network.netns });
+    const env = config.env.some((e) => e.startsWith('HOSTNAME=')) ? config.env : [...config.env, `HOSTNAME=${network.hostname}`];
+    const spec = buildSpec({ config: { ...config, hostname: network.hostname, env }, rootfs: driver.mountSpec(row.rw_layer), etcFiles: network.etcFiles, netns: network.netns });
     writeFileSync(join(dir, 'config.json'), JSON.stringify(spec));
 
     const cgroup = createContainerCgroup(detectCgroups(), row.id, config.limits, cgroupParent());

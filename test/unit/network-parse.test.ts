@@ -164,6 +164,13 @@ describe('ip batches', () => {
     expect(nsBatch([v], true)).toBe('link set lo up\naddr add 10.199.1.2/24 dev eth0\nlink set eth0 up\nroute add default via 10.199.1.1 dev eth0\n');
     expect(failedBatchLines('RTNETLINK answers: File exists\nCommand failed -:1\n')).toEqual(new Map([[1, 'RTNETLINK answers: File exists']]));
   });
+  it('deletes a stale host veth of the same container first (a restart, or a joiner holding the old netns)', () => {
+    const v = { bridge: 'tsct1', hostIf: 'vtscabc', ifname: 'eth0', mac: '02:42:0a:c7:01:02', address: '10.199.1.2', prefix: 24, gateway: '10.199.1.1', defaultRoute: true };
+    const h = hostBatch([{ bridge: 'tsct1', gateway: '10.199.1.1', prefix: 24 }], [v], 4242, () => false, (n) => n === 'vtscabc');
+    expect(h.text.split('\n').slice(0, 3)).toEqual(['addr replace 10.199.1.1/24 dev tsct1', 'link set tsct1 up', 'link del vtscabc']);
+    expect([...h.mayBeGone]).toEqual([3]);
+    expect(h.text.split('\n')[3]).toMatch(/^link add vtscabc /);
+  });
 });
 
 describe('parseNetworkRequest', () => {

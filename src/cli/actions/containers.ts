@@ -4,9 +4,9 @@ import { createContainer } from '../../runtime/create.js';
 import { prepareCreate } from '../../runtime/prepare.js';
 import { startAttached, startDetached } from '../../runtime/run.js';
 import { findContainer } from '../../runtime/lookup.js';
-import { removeContainer } from '../../runtime/remove.js';
+import { removeContainer, removeStopped } from '../../runtime/remove.js';
 import { reconcileAll } from '../../runtime/reconcile.js';
-import { listContainers, type ContainerRow } from '../../store/containers.js';
+import { getContainer, listContainers, type ContainerRow } from '../../store/containers.js';
 import { toTscError, ConflictError, EXIT_MANAGEMENT } from '../../util/errors.js';
 import type { RunFlags } from '../../runtime/options.js';
 import type { ContainerConfig } from '../../runtime/config.js';
@@ -19,12 +19,20 @@ export async function runCommand(ctx: Context, image: string, command: string[],
   mark('image resolved, flags checked');
   const row = await createContainer(ctx, req);
   mark('container created');
-  if (flags.detach) {
-    await startDetached(ctx, row);
-    process.stdout.write(row.id + '\n');
-    return 0;
+  try {
+    if (flags.detach) {
+      await startDetached(ctx, row);
+      process.stdout.write(row.id + '\n');
+      return 0;
+    }
+    return await startAttached(ctx, row, { stdin: Boolean(flags.interactive), autoRemove: Boolean(flags.rm) });
+  } catch (err) {
+    // A failed `run` removes what it made (a port conflict, a command that is not found): the
+    // start has already given back its cgroup, network and monitor; the container goes too.
+    // `create` + `start` keep the created container, as docker does.
+    await removeStopped(ctx, getContainer(ctx.db(), row.id) ?? row);
+    throw err;
   }
-  return startAttached(ctx, row, { stdin: Boolean(flags.interactive), autoRemove: Boolean(flags.rm) });
 }
 
 export async function createCommand(ctx: Context, image: string, command: string[], flags: RunFlags): Promise<void> {
@@ -101,7 +109,10 @@ function commandText(r: ContainerRow, trunc: boolean): string {
   return `"${s}"`;
 }
 
-export async function psCommand(ctx: Context, opts: { all?: boolean; quiet?: boolean; trunc: boolean; format?: string }): Promise<void> {
+export async function psCommand(
+  ctx: Context,
+  opts: { all?: boolean; quiet?: boolean; trunc: boolean; format?: string },
+): Promise<void> {
   const db = ctx.db();
   // Reconcile every row that claims to run, then list what the caller asked for.
   await reconcileAll(ctx, listContainers(db, { all: false }));
@@ -130,6 +141,13 @@ export async function psCommand(ctx: Context, opts: { all?: boolean; quiet?: boo
   }
   printTable(
     ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'NAMES'],
-    rows.map((r) => [opts.trunc ? r.id.slice(0, 12) : r.id, r.image_ref, commandText(r, opts.trunc), ago(r.created_at), statusText(r), r.name]),
+    rows.map((r) => [
+      opts.trunc ? r.id.slice(0, 12) : r.id,
+      r.image_ref,
+      commandText(r, opts.trunc),
+      ago(r.created_at),
+      statusText(r),
+      r.name,
+    ]),
   );
 }

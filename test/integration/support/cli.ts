@@ -66,7 +66,8 @@ export function makeRoot(label: string): TestRoot {
       // no container's port rule may.
       const rules = await execa('nft', ['list', 'table', 'ip', table], { reject: false });
       if (rules.exitCode === 0) {
-        if (/dnat/.test(rules.stdout)) leaks.push(`nftables DNAT rules left in ${table}`);
+        // `dnat to` is a port's rule; `ct status dnat` (the hairpin masquerade) is not one
+        if (/dnat to/.test(rules.stdout)) leaks.push(`nftables DNAT rules left in ${table}`);
         await execa('nft', ['delete', 'table', 'ip', table], { reject: false });
       }
       for (const l of (await execa('ip', ['-o', 'link', 'show', 'type', 'veth'], { reject: false })).stdout.split('\n')) {

@@ -1,0 +1,383 @@
+// The native helper against the real kernel (runs as root): run, exec, the fd 3 / fd 4
+// protocol, exit.json, the JSON-lines log, and what a user sees inside a container.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, rmdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  HELPER,
+  Helper,
+  Scratch,
+  alive,
+  buildHelper,
+  defaultConfig,
+  makeRootfs,
+  runContainer,
+  sleep,
+  underPty,
+  writeBundle,
+  type OciConfig,
+} from './support/native-helper.js';
+
+const isRoot = process.getuid?.() === 0;
+let shared: Scratch;
+let rootfs: string;
+const scratch = new Scratch();
+
+beforeAll(() => {
+  if (!isRoot) return;
+  buildHelper();
+  shared = new Scratch();
+  rootfs = makeRootfs(shared.dir());
+});
+afterEach(() => scratch.cleanup());
+afterAll(() => shared?.cleanup());
+
+const sh = (script: string): OciConfig => defaultConfig(rootfs, ['sh', '-c', script]);
+
+describe.skipIf(!isRoot)('tscontainer-helper run', () => {
+  it('starts the command as PID 1 with its hostname and reports pid then started', async () => {
+    const r = await runContainer(scratch, sh('echo $$; hostname; exit 42'));
+    expect(r.stdout).toBe('1\ntsc-test\n');
+    expect(r.code).toBe(42);
+    expect(r.reports.map((x) => x.type)).toEqual(['pid', 'started']);
+    const exit = JSON.parse(readFileSync(path.join(r.state, 'exit.json'), 'utf8'));
+    expect(exit).toMatchObject({ exitCode: 42, signal: null, oomKilled: false });
+    expect(exit.finishedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/);
+    expect(Math.abs(Date.parse(exit.finishedAt) - Date.now())).toBeLessThan(60_000);
+  });
+
+  it('exits 0 for /bin/true', async () => {
+    const r = await runContainer(scratch, defaultConfig(rootfs, ['/bin/true']));
+    expect(r.code).toBe(0);
+  });
+
+  it('reports 127 for a command that is not in PATH, without exit.json', async () => {
+    const r = await runContainer(scratch, defaultConfig(rootfs, ['nosuchcmd']));
+    expect(r.code).toBe(127);
+    expect(r.reports.at(-1)).toEqual({
+      type: 'error', code: 127, message: 'exec: "nosuchcmd": executable file not found in $PATH',
+    });
+    expect(existsSync(path.join(r.state, 'exit.json'))).toBe(false);
+  });
+
+  it('reports 126 for a file that is not executable', async () => {
+    const r = await runContainer(scratch, defaultConfig(rootfs, ['/etc/passwd']));
+    expect(r.code).toBe(126);
+    expect(r.reports.at(-1)).toEqual({ type: 'error', code: 126, message: 'exec: "/etc/passwd": permission denied' });
+  });
+
+  it('reports 125 with the failing mount in one sentence', async () => {
+    const config = sh('true');
+    config.mounts.push({ destination: '/bad', type: 'nosuchfs', source: 'none', options: [] });
+    const r = await runContainer(scratch, config);
+    expect(r.code).toBe(125);
+    expect(r.reports.at(-1)).toMatchObject({ type: 'error', code: 125 });
+    expect(r.reports.at(-1)!.message).toMatch(/^mount nosuchfs on \/bad: /);
+  });
+
+  it('reports a broken config.json before starting anything', async () => {
+    const { bundle, state } = writeBundle(scratch, sh('true'));
+    writeFileSync(path.join(bundle, 'config.json'), '{"ociVersion":"1.0.2","process":{"args":[]}}');
+    const h = new Helper(scratch, ['run', '--bundle', bundle, '--state', state]);
+    h.input();
+    const exit = await h.exited;
+    expect(exit.code).toBe(125);
+    expect(h.reports).toEqual([{ type: 'error', code: 125, message: 'config.json: process.args must not be empty' }]);
+  });
+
+  it('gives the 14 docker capabilities and nothing more', async () => {
+    const r = await runContainer(scratch, sh('grep -E "^Cap(Eff|Prm|Bnd)" /proc/self/status'));
+    expect(r.stdout).toBe('CapPrm:\t00000000a80425fb\nCapEff:\t00000000a80425fb\nCapBnd:\t00000000a80425fb\n');
+  });
+
+  it('switches user and groups, and sets rlimits, cwd and env', async () => {
+    const config = sh('id -u; id -g; id -G; ulimit -n; ulimit -Hn; pwd; echo "$GREETING"; grep NoNewPrivs /proc/self/status');
+    config.process.user = { uid: 1000, gid: 1000, additionalGids: [5, 65534] };
+    config.process.rlimits = [{ type: 'RLIMIT_NOFILE', hard: 512, soft: 256 }];
+    config.process.cwd = '/home/user';
+    config.process.env!.push('GREETING=hello "world"');
+    const r = await runContainer(scratch, config);
+    expect(r.stdout).toBe('1000\n1000\n1000 5 65534\n256\n512\n/home/user\nhello "world"\nNoNewPrivs:\t1\n');
+    expect(r.code).toBe(0);
+  });
+
+  it('reports a missing cwd', async () => {
+    const config = sh('true');
+    config.process.cwd = '/nowhere';
+    const r = await runContainer(scratch, config);
+    expect(r.code).toBe(125);
+    expect(r.reports.at(-1)!.message).toBe('chdir to cwd ("/nowhere") set in config.json failed: No such file or directory');
+  });
+
+  it('sets up /dev: devices, symlinks, devpts, shm, mqueue', async () => {
+    const r = await runContainer(
+      scratch,
+      sh('stat -c "%n %F %t,%T %a" /dev/null /dev/zero /dev/urandom /dev/tty; for l in fd stdin stdout stderr ptmx; do readlink /dev/$l; done; ' +
+        'grep -E " /dev/(pts|shm|mqueue) " /proc/mounts | cut -d" " -f2,3'),
+    );
+    expect(r.stdout).toBe(
+      '/dev/null character special file 1,3 666\n/dev/zero character special file 1,5 666\n' +
+        '/dev/urandom character special file 1,9 666\n/dev/tty character special file 5,0 666\n' +
+        '/proc/self/fd\n/proc/self/fd/0\n/proc/self/fd/1\n/proc/self/fd/2\npts/ptmx\n' +
+        '/dev/pts devpts\n/dev/mqueue mqueue\n/dev/shm tmpfs\n',
+    );
+  });
+
+  it('masks paths and makes paths read-only; missing ones are skipped', async () => {
+    const r = await runContainer(
+      scratch,
+      sh('for f in /proc/kcore /proc/timer_list /proc/keys; do [ -e $f ] && echo "$f $(wc -c < $f)"; done; ' +
+        'ls -A /proc/acpi /sys/firmware | grep -v : | grep -c . ; ' +
+        'echo 1 > /proc/sys/kernel/ns_last_pid 2>/dev/null || echo sys-ro; ' +
+        '[ -e /proc/sysrq-trigger ] && { echo h > /proc/sysrq-trigger 2>/dev/null || echo sysrq-ro; }; ' +
+        'grep -E " /proc/(sys|sysrq-trigger) " /proc/mounts | cut -d" " -f2,4 | cut -d, -f1'),
+    );
+    const lines = r.stdout.trim().split('\n');
+    const hostHas = (p: string) => existsSync(p);
+    if (hostHas('/proc/kcore')) expect(lines).toContain('/proc/kcore 0');
+    expect(lines).toContain('/proc/timer_list 0');
+    expect(lines).toContain('/proc/keys 0');
+    expect(lines).toContain('0'); // /proc/acpi and /sys/firmware look empty
+    expect(lines).toContain('sys-ro');
+    expect(lines).toContain('/proc/sys ro');
+    if (hostHas('/proc/sysrq-trigger')) {
+      expect(lines).toContain('sysrq-ro');
+      expect(lines).toContain('/proc/sysrq-trigger ro');
+    }
+  });
+
+  it('keeps every mount inside the container', async () => {
+    const config = sh('grep -c " /data " /proc/mounts; sleep 30');
+    config.mounts.push({ destination: '/data', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] });
+    let hostMounts = '';
+    const r = await runContainer(scratch, config, {
+      whileRunning: async (h, pid) => {
+        await sleep(200);
+        hostMounts = readFileSync('/proc/self/mountinfo', 'utf8');
+        expect(readFileSync(`/proc/${pid}/mountinfo`, 'utf8')).toContain(' /data ');
+        process.kill(pid, 'SIGKILL');
+        void h;
+      },
+    });
+    expect(r.stdout).toBe('1\n');
+    expect(hostMounts).not.toContain('/tmp/tsc-native-');
+    expect(hostMounts).not.toContain(' /data ');
+    expect(r.code).toBe(137);
+    const exit = JSON.parse(readFileSync(path.join(r.state, 'exit.json'), 'utf8'));
+    expect(exit).toMatchObject({ exitCode: 137, signal: 9 });
+  });
+
+  it('creates bind targets (file for a file, dir for a dir) and honours ro', async () => {
+    const dir = scratch.dir();
+    writeFileSync(path.join(dir, 'file.txt'), 'from the host\n');
+    const config = sh('cat /etc/hostfile; ls /mnt/hostdir; echo x > /mnt/hostdir/new 2>/dev/null || echo read-only');
+    config.mounts.push(
+      { destination: '/etc/hostfile', type: 'bind', source: path.join(dir, 'file.txt'), options: ['rbind', 'ro'] },
+      { destination: '/mnt/hostdir', type: 'bind', source: dir, options: ['bind', 'ro', 'nosuid', 'nodev'] },
+    );
+    const r = await runContainer(scratch, config);
+    expect(r.stdout).toBe('from the host\nfile.txt\nread-only\n');
+  });
+
+  it('resolves mount targets inside the rootfs, even through an absolute symlink', async () => {
+    const local = makeRootfs(scratch.dir());
+    execFileSync('ln', ['-s', '/target', path.join(local, 'escape')]);
+    const config = defaultConfig(local, ['sh', '-c', 'grep -c " /target " /proc/mounts']);
+    config.mounts.push({ destination: '/escape', type: 'tmpfs', source: 'tmpfs', options: [] });
+    const r = await runContainer(scratch, config);
+    expect(r.stdout).toBe('1\n');
+    expect(existsSync(path.join(local, 'target'))).toBe(true); // created in the rootfs, not at /target
+    expect(existsSync('/target')).toBe(false);
+  });
+
+  it('mounts an overlay rootfs from the annotations and a read-only root', async () => {
+    const dir = scratch.dir();
+    for (const d of ['upper', 'work']) mkdirSync(path.join(dir, d));
+    const config = sh('echo hi > /tmp/new && cat /tmp/new');
+    config.annotations = {
+      'org.tscontainer.rootfs.type': 'overlay',
+      'org.tscontainer.rootfs.source': 'overlay',
+      'org.tscontainer.rootfs.data': `lowerdir=${path.relative(dir, rootfs)},upperdir=upper,workdir=work`,
+      'org.tscontainer.rootfs.cwd': dir,
+    };
+    const r = await runContainer(scratch, config);
+    expect(r.stdout).toBe('hi\n');
+    expect(readFileSync(path.join(dir, 'upper/tmp/new'), 'utf8')).toBe('hi\n');
+    expect(existsSync(path.join(rootfs, 'tmp/new'))).toBe(false);
+
+    const ro = sh('touch /tmp/x 2>/dev/null || echo read-only');
+    ro.root.readonly = true;
+    expect((await runContainer(scratch, ro)).stdout).toBe('read-only\n');
+  });
+
+  it('kills the child and exits 125 when fd 4 closes before go', async () => {
+    const { bundle, state } = writeBundle(scratch, sh('echo never'));
+    const h = new Helper(scratch, ['run', '--bundle', bundle, '--state', state]);
+    h.input();
+    const pid = (await h.report('pid'))!.pid!;
+    expect(alive(pid)).toBe(true);
+    h.giveUp();
+    const exit = await h.exited;
+    expect(exit.code).toBe(125);
+    expect(alive(pid)).toBe(false);
+    expect(h.stdout).toBe('');
+    expect(existsSync(path.join(state, 'exit.json'))).toBe(false);
+  });
+
+  it('runs from a sealed memfd copy of itself', async () => {
+    let exe = '';
+    await runContainer(scratch, sh('sleep 30'), {
+      whileRunning: async (h, pid) => {
+        exe = readlinkSync(`/proc/${h.child.pid}/exe`);
+        process.kill(pid, 'SIGKILL');
+      },
+    });
+    expect(exe).toMatch(/^\/memfd:tscontainer-helper/);
+  });
+
+  it('relays stdin with --stdin, and gives /dev/null without it', async () => {
+    const r = await runContainer(scratch, sh('tr a-z A-Z'), { flags: ['--stdin'], stdin: 'hello\nworld\n' });
+    expect(r.stdout).toBe('HELLO\nWORLD\n');
+    const n = await runContainer(scratch, sh('cat; readlink /proc/self/fd/0'), { stdin: 'ignored' });
+    expect(n.stdout).toBe('/dev/null\n');
+  });
+
+  it('forwards SIGTERM to the container init', async () => {
+    const r = await runContainer(scratch, sh('trap "echo got TERM; exit 3" TERM; echo ready; while :; do sleep 0.05; done'), {
+      whileRunning: async (h) => {
+        while (!h.stdout.includes('ready')) await sleep(20);
+        h.child.kill('SIGTERM');
+      },
+    });
+    expect(r.stdout).toBe('ready\ngot TERM\n');
+    expect(r.code).toBe(3);
+  });
+
+  it('writes a JSON-lines log, and only the log with --detach', async () => {
+    const dir = scratch.dir();
+    const log = path.join(dir, 'ctr.log');
+    const script = 'echo out; echo err >&2; printf \'q"uo\\\\te\\t\\001\\377\\n\'; printf partial';
+    const r = await runContainer(scratch, sh(script), { flags: ['--detach', '--log', log] });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('');
+    const lines = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const byStream = (s: string) => lines.filter((l) => l.stream === s).map((l) => l.log);
+    expect(byStream('stdout')).toEqual(['out\n', 'q"uo\\te\t\u0001\ufffd\n', 'partial']);
+    expect(byStream('stderr')).toEqual(['err\n']);
+    for (const l of lines) expect(l.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
+
+    const both = await runContainer(scratch, sh('echo both'), { flags: ['--log', log] });
+    expect(both.stdout).toBe('both\n');
+    expect(readFileSync(log, 'utf8')).toContain('"log":"both\\n"');
+  });
+
+  it('records oomKilled from --oom-file', async () => {
+    const dir = scratch.dir();
+    const oom = path.join(dir, 'memory.events');
+    writeFileSync(oom, 'low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n');
+    const r = await runContainer(scratch, sh('exit 1'), { flags: ['--oom-file', oom] });
+    expect(JSON.parse(readFileSync(path.join(r.state, 'exit.json'), 'utf8'))).toMatchObject({ exitCode: 1, oomKilled: true });
+  });
+
+  it('gives the container its own terminal with --tty', async () => {
+    const { bundle, state } = writeBundle(scratch, sh('tty; stty size; readlink /proc/self/fd/0'));
+    const r = await underPty(scratch, `${HELPER} run --bundle ${bundle} --state ${state} --tty --stdin`, 30, 100);
+    expect(r.output.replace(/\r/g, '')).toBe('/dev/pts/0\n30 100\n/dev/pts/0\n');
+    expect(r.code).toBe(0);
+  });
+});
+
+describe.skipIf(!isRoot)('tscontainer-helper exec', () => {
+  async function startSleeper(): Promise<{ helper: Helper; pid: number; state: string }> {
+    const { bundle, state } = writeBundle(scratch, sh('sleep 60'));
+    const helper = new Helper(scratch, ['run', '--bundle', bundle, '--state', state]);
+    helper.input();
+    const pid = (await helper.report('pid'))!.pid!;
+    helper.go();
+    expect((await helper.report('started', 'error'))!.type).toBe('started');
+    return { helper, pid, state };
+  }
+
+  function processFile(proc: object): string {
+    const file = path.join(scratch.dir(), 'process.json');
+    writeFileSync(file, JSON.stringify(proc));
+    return file;
+  }
+
+  it('joins the container namespaces, user, cwd and env, and returns the exit code', async () => {
+    const { pid, state } = await startSleeper();
+    const file = processFile({
+      args: ['sh', '-c', 'echo $$ $(hostname) $(id -u) $(pwd) $FOO; for n in mnt uts ipc net pid cgroup; do readlink /proc/self/ns/$n; done; exit 7'],
+      env: ['PATH=/bin', 'FOO=bar'],
+      cwd: '/tmp',
+      user: { uid: 65534, gid: 65534 },
+    });
+    const h = new Helper(scratch, ['exec', '--pid', String(pid), '--process', file, '--state', state]);
+    h.input();
+    const exit = await h.exited;
+    expect(exit.code).toBe(7);
+    expect(h.reports.map((r) => r.type)).toEqual(['pid', 'started']);
+    const [first, ...links] = h.stdout.trim().split('\n');
+    expect(first).toMatch(/^\d+ tsc-test 65534 \/tmp bar$/);
+    expect(Number(first!.split(' ')[0])).toBeGreaterThan(1); // inside the container's pid ns
+    const want = ['mnt', 'uts', 'ipc', 'net', 'pid', 'cgroup'].map((n) => readlinkSync(`/proc/${pid}/ns/${n}`));
+    expect(links).toEqual(want);
+  });
+
+  it('relays stdin and reports exec failures', async () => {
+    const { pid, state } = await startSleeper();
+    const cat = new Helper(scratch, ['exec', '--pid', String(pid), '--process', processFile({ args: ['cat'], env: ['PATH=/bin'] }), '--state', state, '--stdin']);
+    cat.input('piped\n');
+    expect((await cat.exited).code).toBe(0);
+    expect(cat.stdout).toBe('piped\n');
+
+    const missing = new Helper(scratch, ['exec', '--pid', String(pid), '--process', processFile({ args: ['nosuchcmd'], env: ['PATH=/bin'] }), '--state', state]);
+    missing.input();
+    expect((await missing.exited).code).toBe(127);
+    expect(missing.reports.at(-1)).toEqual({ type: 'error', code: 127, message: 'exec: "nosuchcmd": executable file not found in $PATH' });
+  });
+
+  it('joins cgroups given with --cgroup-procs', async () => {
+    const hierarchy = ['/sys/fs/cgroup/pids', '/sys/fs/cgroup/unified', '/sys/fs/cgroup'].find((d) => existsSync(path.join(d, 'cgroup.procs')));
+    expect(hierarchy).toBeDefined();
+    const group = path.join(hierarchy!, `tsc-native-${process.pid}`);
+    mkdirSync(group);
+    try {
+      const { pid, state } = await startSleeper();
+      const file = processFile({ args: ['cat', '/proc/self/cgroup'], env: ['PATH=/bin'] });
+      const h = new Helper(scratch, ['exec', '--pid', String(pid), '--process', file, '--state', state, '--cgroup-procs', path.join(group, 'cgroup.procs')]);
+      h.input();
+      expect((await h.exited).code).toBe(0);
+      expect(h.stdout).toContain(`/tsc-native-${process.pid}\n`);
+    } finally {
+      await scratch.cleanup();
+      for (let i = 0; i < 50 && existsSync(group); i++) {
+        try {
+          rmdirSync(group);
+        } catch {
+          await sleep(20); // the killed processes are still leaving the group
+        }
+      }
+    }
+  });
+
+  it('fails with 125 when the container process is gone', async () => {
+    const file = processFile({ args: ['true'] });
+    // a pid that cannot exist: above the kernel's pid_max
+    const pidMax = Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8'));
+    const h = new Helper(scratch, ['exec', '--pid', String(pidMax + 1), '--process', file, '--state', scratch.dir()]);
+    h.input();
+    expect((await h.exited).code).toBe(125);
+    expect(h.reports).toEqual([{ type: 'error', code: 125, message: `container process ${pidMax + 1} is not running` }]);
+  });
+
+  it('gives the process a terminal from the container with --tty', async () => {
+    const { pid, state } = await startSleeper();
+    const file = processFile({ args: ['sh', '-c', 'tty; stty size'], env: ['PATH=/bin'] });
+    const r = await underPty(scratch, `${HELPER} exec --pid ${pid} --process ${file} --state ${state} --tty --stdin`, 20, 70);
+    expect(r.output.replace(/\r/g, '')).toBe('/dev/pts/0\n20 70\n');
+    expect(r.code).toBe(0);
+  });
+});
+
