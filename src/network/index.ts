@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import type { DB } from '../store/db.js';
 import { writeTx } from '../store/db.js';
-import { containersByIdPrefix, getContainer, getContainerByName, type ContainerRow } from '../store/containers.js';
+import { findContainer, getContainer, type ContainerRow } from '../store/containers.js';
 import {
   allPortMappings,
   countEndpoints,
@@ -114,19 +114,6 @@ function cfg(opts?: NetOptions): NetConfig {
 
 // ---------------------------------------------------------------- containers
 
-/** A container by full id, exact name, or unique id prefix. */
-export function findContainer(db: DB, ref: string): ContainerRow {
-  const byId = getContainer(db, ref);
-  if (byId) return byId;
-  const byName = getContainerByName(db, ref.startsWith('/') ? ref.slice(1) : ref);
-  if (byName) return byName;
-  if (/^[0-9a-f]{1,64}$/.test(ref)) {
-    const rows = containersByIdPrefix(db, ref);
-    if (rows.length === 1) return rows[0]!;
-    if (rows.length > 1) throw new UsageError(`container id prefix "${ref}" is ambiguous`);
-  }
-  throw new NotFoundError(`no such container: ${ref}`, EXIT_MANAGEMENT);
-}
 
 function livePid(row: ContainerRow): number | undefined {
   if (row.pid === null || (row.state !== 'running' && row.state !== 'paused')) return undefined;
@@ -517,7 +504,7 @@ export interface AttachTiming {
 
 /**
  * Between the helper's pid report and `go`: bridge (if missing), veth pairs with the peer
- * created inside /proc/PID/ns/net, addresses and default route, lo up, and the nftables table
+ * created inside /proc/PID/ns/net, addresses and default route (lo is the helper's), and the nftables table
  * rewritten with this container's published ports. Three processes: ip (host), nft, ip (in
  * the namespace via nsenter); the first two run in parallel.
  */
@@ -526,11 +513,8 @@ export async function attachContainerNetwork(db: DB, plan: NetworkPlan, pid: num
   const timing: AttachTiming = { totalMs: 0, hostIpMs: 0, nftMs: 0, nsIpMs: 0 };
   if (plan.kind === 'host' || plan.kind === 'container') return timing;
   assertOwnNetns(pid);
-  if (plan.kind === 'none') {
-    await runNsBatch(pid, nsBatch([], true));
-    timing.nsIpMs = timing.totalMs = performance.now() - t0;
-    return timing;
-  }
+  // `lo` is brought up by the helper's child itself (one ioctl): nothing to run for 'none'.
+  if (plan.kind === 'none') return timing;
   const c = cfg(opts);
   const veths: VethSpec[] = plan.endpoints.map((e, i) => ({
     bridge: e.bridge,
@@ -555,7 +539,7 @@ export async function attachContainerNetwork(db: DB, plan: NetworkPlan, pid: num
   await hostDone;
   setSysctls(bridges.map((b) => b.bridge));
   const ts = performance.now();
-  await runNsBatch(pid, nsBatch(veths, true));
+  await runNsBatch(pid, nsBatch(veths, false)); // lo: the helper's child brings it up
   timing.nsIpMs = performance.now() - ts;
   timing.totalMs = performance.now() - t0;
   log('debug', 'network attached', { id: plan.containerId, ...timing });
