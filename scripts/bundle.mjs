@@ -3,12 +3,17 @@
 // 70 ms on every command (measured with TSCONTAINER_TRACE=1); better-sqlite3 stays external
 // because it carries a native addon, and pino is required lazily at run time.
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { existsSync, renameSync, rmSync } from 'node:fs';
 
-rmSync(new URL('../dist/', import.meta.url), { recursive: true, force: true });
+// Build beside dist/ and swap it in, so a CLI started meanwhile (a test run) never finds
+// dist/ half-written or gone.
+const dist = new URL('../dist', import.meta.url).pathname;
+const next = `${dist}.next`;
+const old = `${dist}.old`;
+rmSync(next, { recursive: true, force: true });
 await build({
   entryPoints: { tscontainer: 'src/cli/main.ts' },
-  outdir: 'dist',
+  outdir: next,
   bundle: true,
   splitting: true,
   format: 'esm',
@@ -20,3 +25,7 @@ await build({
   banner: { js: "import { createRequire as __tscCreateRequire } from 'node:module'; const require = __tscCreateRequire(import.meta.url);" },
   logLevel: 'warning',
 });
+rmSync(old, { recursive: true, force: true });
+if (existsSync(dist)) renameSync(dist, old);
+renameSync(next, dist);
+rmSync(old, { recursive: true, force: true });
