@@ -11,11 +11,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <net/if.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -93,8 +96,34 @@ static bool wants_new(const struct container_spec *s, int flag)
     return false;
 }
 
+/*
+ * A new network namespace starts with only `lo`, and it is down: bring it up, as every
+ * runtime does, so 127.0.0.1 works even with --network none. One ioctl pair on any socket of
+ * the namespace does it, which spares the caller an `ip link set lo up` process.
+ */
+static int loopback_up(void)
+{
+    /* an AF_INET datagram socket is just a handle for the interface ioctls; nothing is bound */
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return fail(EXIT_OWN_FAILURE, "socket for the loopback interface: %m");
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
+    /* SIOCGIFFLAGS, then SIOCSIFFLAGS with IFF_UP added: the other flags stay as they are */
+    if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0 ||
+        (ifr.ifr_flags |= IFF_UP, ioctl(fd, SIOCSIFFLAGS, &ifr)) < 0) {
+        close(fd);
+        return fail(EXIT_OWN_FAILURE, "bring the loopback interface up: %m");
+    }
+    close(fd);
+    return 0;
+}
+
 static int setup_identity(const struct container_spec *s)
 {
+    if (wants_new(s, CLONE_NEWNET) && loopback_up() < 0)
+        return -1;
     /* unshare the cgroup namespace only now: the caller has moved us into our cgroups,
        so the container sees its own group as "/" */
     if (wants_new(s, CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
@@ -139,7 +168,7 @@ static int prepare_exec(const struct child_args *a)
 int child_main(void *arg)
 {
     const struct child_args *a = arg;
-    const struct container_spec *s = a->spec;
+    struct container_spec *s = a->spec;
     struct console console = {.wanted = a->console_fd >= 0, .master = -1, .slave = -1};
 
     for (size_t i = 0; i < a->n_close_fds; i++)

@@ -227,7 +227,15 @@ int process_load(const char *file, struct process_spec *proc)
 {
     doc_name = "process.json";
     struct json_object *root = parse_file(file);
-    return root ? parse_process(root, proc) : -1;
+    if (!root || parse_process(root, proc) < 0)
+        return -1;
+    /* A process object has no annotations of its own; ours may carry the same one as
+       config.json, the user spec to resolve inside the container. */
+    struct json_object *a = member(root, "annotations");
+    if (want(a, json_type_object, "annotations") < 0 ||
+        get_string(a, "org.tscontainer.user", "the user annotation", &proc->user_spec) < 0)
+        return -1;
+    return 0;
 }
 
 /* ---- linux -------------------------------------------------------------- */
@@ -378,7 +386,8 @@ static int parse_annotations(struct json_object *root, struct container_spec *s)
         get_string(a, "org.tscontainer.rootfs.type", "the rootfs.type annotation", &s->rootfs_type) < 0 ||
         get_string(a, "org.tscontainer.rootfs.source", "the rootfs.source annotation", &s->rootfs_source) < 0 ||
         get_string(a, "org.tscontainer.rootfs.data", "the rootfs.data annotation", &s->rootfs_data) < 0 ||
-        get_string(a, "org.tscontainer.rootfs.cwd", "the rootfs.cwd annotation", &s->rootfs_cwd) < 0)
+        get_string(a, "org.tscontainer.rootfs.cwd", "the rootfs.cwd annotation", &s->rootfs_cwd) < 0 ||
+        get_string(a, "org.tscontainer.user", "the user annotation", &s->process.user_spec) < 0)
         return -1;
     if (s->rootfs_type && !s->rootfs_type[0])
         s->rootfs_type = NULL;

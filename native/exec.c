@@ -76,7 +76,7 @@ static int join_namespaces(pid_t target)
 }
 
 struct exec_child {
-    const struct process_spec *proc;
+    struct process_spec *proc;
     int stdio[3];     /* without a terminal */
     int slave;        /* with a terminal */
     int err_fd;
@@ -231,6 +231,7 @@ int cmd_exec(const struct exec_options *o)
         .tty = o->tty,
         .to_stdio = true,
         .log_fd = -1,
+        .listen_fd = -1,
     };
     int status = monitor_run(&m);
     if (raw)

@@ -11,6 +11,7 @@
  *   mounts.c   rootfs, mounts, devices, pivot_root, masked and read-only paths
  *   caps.c     capability names, bounding set, capset, ambient set
  *   process.c  what run and exec share in the child: rlimits, cwd, user, caps, execve
+ *   user.c     user names: the container's /etc/passwd and /etc/group, as runc reads them
  *   monitor.c  relay stdio, JSON-lines log, forward signals, reap, exit.json
  *   pty.c      pseudo-terminals: open, raw mode, window size, passing the master fd
  *   exec.c     `exec`: join a running container's cgroups and namespaces, fork, exec
@@ -56,6 +57,7 @@ struct process_spec {
     struct rlimit_entry *rlimits;
     size_t n_rlimits;
     bool no_new_privileges;
+    const char *user_spec; /* annotation org.tscontainer.user: resolve in the container */
 };
 
 struct mount_entry {
@@ -140,6 +142,9 @@ int sealed_reexec(char **argv);
 struct run_options {
     const char *bundle, *state, *log, *oom_file;
     bool detach, tty, stdin;
+    const char *exit_command; /* run after exit.json is written (as conmon's --exit-command) */
+    const char **exit_args;   /* its arguments after argv[0]; NULL-terminated */
+    size_t n_exit_args;
 };
 int cmd_run(const struct run_options *opt);
 
@@ -155,7 +160,7 @@ int cmd_exec(const struct exec_options *opt);
 /* ---- child.c ----------------------------------------------------------- */
 
 struct child_args {
-    const struct container_spec *spec;
+    struct container_spec *spec;
     int go_fd;      /* read end of the sync pipe: "g" means go, EOF means give up */
     int err_fd;     /* write end of the CLOEXEC error pipe */
     int console_fd; /* socket for the pty master with --tty, else -1 */
@@ -186,8 +191,13 @@ int caps_apply(const uint64_t caps[CAP_NSETS]);
 
 /* ---- process.c --------------------------------------------------------- */
 
-int process_setup(const struct process_spec *proc); /* rlimits, cwd, user, caps, nnp */
+int process_setup(struct process_spec *proc); /* rlimits, cwd, user, caps, nnp */
 int process_exec(const struct process_spec *proc);  /* returns only on failure */
+
+/* ---- user.c ------------------------------------------------------------ */
+
+/* uid, gid, groups and HOME from p->user_spec and the container's /etc/passwd, /etc/group */
+int user_resolve(struct process_spec *p);
 
 /* ---- monitor.c --------------------------------------------------------- */
 
@@ -200,11 +210,17 @@ struct monitor {
     bool tty;
     bool to_stdio;   /* copy output to our own stdout / stderr */
     int log_fd;      /* JSON-lines log, -1: none */
+    int listen_fd;   /* attach socket (detached run), -1: none */
+    bool stdin_from_clients; /* stdin_dst is fed by attach clients, not by our fd 0 */
 };
+/* the attach socket in the state dir; -1 (and a recorded failure) if it cannot be made */
+int attach_listen(const char *state_dir);
 sigset_t monitor_signals(void);
 int monitor_run(struct monitor *m); /* returns the wait status of m->pid */
 int exit_code_of(int status);
-int write_exit_record(const char *state_dir, int status, const char *oom_file);
+int write_exit_record(const char *state_dir, pid_t pid, int status, const char *oom_file);
+/* fork + exec the exit command in its own session with stdio on /dev/null; never waits */
+void run_exit_command(const char *path, const char **args, size_t n_args);
 
 /* ---- pty.c ------------------------------------------------------------- */
 

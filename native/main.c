@@ -3,6 +3,7 @@
  *
  *   tscontainer-helper run  --bundle DIR --state DIR [--detach] [--tty] [--stdin]
  *                           [--log FILE] [--oom-file FILE]
+ *                           [--exit-command PATH [--exit-arg ARG]...]
  *   tscontainer-helper exec --pid PID --process FILE --state DIR [--tty] [--stdin]
  *                           [--cgroup-procs FILE]...
  *
@@ -20,6 +21,7 @@ static int usage(void)
     fprintf(stderr,
             "usage: tscontainer-helper run --bundle DIR --state DIR [--detach] [--tty] [--stdin]\n"
             "                              [--log FILE] [--oom-file FILE]\n"
+            "                              [--exit-command PATH [--exit-arg ARG]...]\n"
             "       tscontainer-helper exec --pid PID --process FILE --state DIR [--tty] [--stdin]\n"
             "                               [--cgroup-procs FILE]...\n");
     return EXIT_OWN_FAILURE;
@@ -31,10 +33,12 @@ static int parse_run(int argc, char **argv, struct run_options *o)
         {"bundle", required_argument, 0, 'b'}, {"state", required_argument, 0, 's'},
         {"detach", no_argument, 0, 'd'},       {"tty", no_argument, 0, 't'},
         {"stdin", no_argument, 0, 'i'},        {"log", required_argument, 0, 'l'},
-        {"oom-file", required_argument, 0, 'o'}, {0, 0, 0, 0},
+        {"oom-file", required_argument, 0, 'o'}, {"exit-command", required_argument, 0, 'x'},
+        {"exit-arg", required_argument, 0, 'a'}, {0, 0, 0, 0},
     };
     int c;
     memset(o, 0, sizeof *o);
+    o->exit_args = calloc((size_t)argc + 1, sizeof *o->exit_args);
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'b': o->bundle = optarg; break;
@@ -44,10 +48,12 @@ static int parse_run(int argc, char **argv, struct run_options *o)
         case 'i': o->stdin = true; break;
         case 'l': o->log = optarg; break;
         case 'o': o->oom_file = optarg; break;
+        case 'x': o->exit_command = optarg; break;
+        case 'a': o->exit_args[o->n_exit_args++] = optarg; break;
         default: return -1;
         }
     }
-    if (!o->bundle || !o->state || optind != argc)
+    if (!o->bundle || !o->state || optind != argc || (o->n_exit_args && !o->exit_command))
         return -1;
     return 0;
 }

@@ -44,8 +44,11 @@ static int switch_user(const struct process_spec *p)
     return 0;
 }
 
-int process_setup(const struct process_spec *p)
+int process_setup(struct process_spec *p)
 {
+    /* a user given by name (or uid[:gid] to look up) is resolved in the container's files */
+    if (p->user_spec && p->user_spec[0] && user_resolve(p) < 0)
+        return -1;
     if (apply_rlimits(p) < 0)
         return -1;
     /* chdir while still root, so the directory may belong to anyone */

@@ -46,7 +46,8 @@ static int make_stdio(const struct run_options *o, struct child_args *a, struct 
     r->stdin_w = r->stdout_r = r->stderr_r = -1;
     if (o->tty)
         return 0; /* the terminal is made by the child inside the container */
-    if (o->stdin && !o->detach) {
+    if (o->stdin) {
+        /* detached, the pipe is fed by attach clients instead of our stdin */
         if (make_pipe(in) < 0)
             return -1;
         a->stdio[0] = in[0], r->stdin_w = in[1];
@@ -300,16 +301,23 @@ int cmd_run(const struct run_options *o)
     struct monitor m = {
         .pid = pid,
         .sigfd = sigfd,
-        .stdin_dst = o->tty ? (o->stdin && !o->detach ? master : -1) : r.stdin_w,
+        .stdin_dst = o->tty ? (o->stdin ? master : -1) : r.stdin_w,
         .out_src = o->tty ? master : r.stdout_r,
         .err_src = o->tty ? -1 : r.stderr_r,
         .tty = o->tty,
         .to_stdio = !o->detach,
         .log_fd = log_fd,
+        /* detached: `tscontainer attach` connects here for the output and, with -i, stdin */
+        .listen_fd = o->detach ? attach_listen(o->state) : -1,
+        .stdin_from_clients = o->detach,
     };
     int status = monitor_run(&m);
     if (raw)
         pty_restore_mode(0, &saved);
-    write_exit_record(o->state, status, o->oom_file);
+    write_exit_record(o->state, pid, status, o->oom_file);
+    /* nobody may be waiting for a detached container: its exit command records the exit
+       and gives back cgroups and network (and removes it, for --rm) */
+    if (o->exit_command)
+        run_exit_command(o->exit_command, o->exit_args, o->n_exit_args);
     return exit_code_of(status);
 }

@@ -22,7 +22,9 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   external: ['better-sqlite3', 'pino'],
   // Bundled CommonJS code (commander) calls require(); give ESM output one.
-  banner: { js: "import { createRequire as __tscCreateRequire } from 'node:module'; const require = __tscCreateRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __tscCreateRequire } from 'node:module'; const require = __tscCreateRequire(import.meta.url);",
+  },
   logLevel: 'warning',
 });
 rmSync(old, { recursive: true, force: true });

@@ -80,7 +80,9 @@ export function parseCgroupLayout(
   let unifiedMount: MountEntry | undefined;
   for (const m of mounts) {
     if (m.fsType === 'cgroup') {
-      const ctrls = m.superOptions.filter((o) => (V1_CONTROLLERS as readonly string[]).includes(o) || known.some((k) => k.name === o));
+      const ctrls = m.superOptions.filter(
+        (o) => (V1_CONTROLLERS as readonly string[]).includes(o) || known.some((k) => k.name === o),
+      );
       if (ctrls.length === 0) continue; // name=systemd and friends hold no controller
       const key = [...ctrls].sort().join(',');
       if (better(v1Mounts.get(key), m)) v1Mounts.set(key, m);
@@ -107,7 +109,9 @@ export function parseCgroupLayout(
 
   const haveV1 = Object.keys(v1).length > 0;
   if (!haveV1 && !unified) {
-    throw new UnsupportedError('No cgroup filesystem is mounted (neither cgroup v1 controllers nor cgroup2 appear in /proc/self/mountinfo).');
+    throw new UnsupportedError(
+      'No cgroup filesystem is mounted (neither cgroup v1 controllers nor cgroup2 appear in /proc/self/mountinfo).',
+    );
   }
   const mode = haveV1 ? (unified ? 'hybrid' : 'legacy') : 'unified';
   const v2Usable = unified !== undefined && (!haveV1 || V2_REQUIRED.every((c) => unified.controllers.includes(c)));

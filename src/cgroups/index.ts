@@ -14,7 +14,16 @@ import { createV2, openV2 } from './v2.js';
 import type { CgroupLayout, CgroupLimits, CgroupOptions, ContainerCgroup } from './types.js';
 
 export { detectCgroups, parseCgroupLayout, resetCgroupDetection } from './detect.js';
-export { parseCgroupLimits, parseMemory, parseMemorySwap, parseCpuList, sharesToWeight, blkioToIoWeight, DEFAULT_DEVICES, MIN_MEMORY } from './limits.js';
+export {
+  parseCgroupLimits,
+  parseMemory,
+  parseMemorySwap,
+  parseCpuList,
+  sharesToWeight,
+  blkioToIoWeight,
+  DEFAULT_DEVICES,
+  MIN_MEMORY,
+} from './limits.js';
 export { memoryInUse, cpuPercent } from './stats.js';
 export { DEFAULT_PARENT } from './common.js';
 export type { CgroupFs } from './fsops.js';

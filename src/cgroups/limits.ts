@@ -165,12 +165,15 @@ export function resolveLimits(limits: CgroupLimits, host: HostResources): Resolv
     }
     out.cpuShares = s;
   }
-  if (limits.cpusetCpus !== undefined && limits.cpusetCpus !== '') out.cpusetCpus = checkCpuset(limits.cpusetCpus, host.cpus, 'cpus');
-  if (limits.cpusetMems !== undefined && limits.cpusetMems !== '') out.cpusetMems = checkCpuset(limits.cpusetMems, host.mems, 'mems');
+  if (limits.cpusetCpus !== undefined && limits.cpusetCpus !== '')
+    out.cpusetCpus = checkCpuset(limits.cpusetCpus, host.cpus, 'cpus');
+  if (limits.cpusetMems !== undefined && limits.cpusetMems !== '')
+    out.cpusetMems = checkCpuset(limits.cpusetMems, host.mems, 'mems');
 
   if (isNum(limits.pidsLimit)) {
     requireFinite(limits.pidsLimit, '--pids-limit');
-    if (!Number.isInteger(limits.pidsLimit)) throw new UsageError(`Invalid value ${limits.pidsLimit} for --pids-limit: it must be an integer.`);
+    if (!Number.isInteger(limits.pidsLimit))
+      throw new UsageError(`Invalid value ${limits.pidsLimit} for --pids-limit: it must be an integer.`);
     // docker: 0 and -1 (any value <= 0) mean unlimited.
     out.pids = limits.pidsLimit > 0 ? limits.pidsLimit : 'max';
   }
@@ -220,12 +223,16 @@ export function parseCgroupLimits(flags: CgroupLimitFlags, cpuCount: number = av
   if (flags.memorySwap !== undefined && flags.memorySwap !== '') {
     out.memorySwapBytes = typeof flags.memorySwap === 'number' ? flags.memorySwap : parseMemorySwap(flags.memorySwap);
   }
-  if (flags.cpus !== undefined && flags.cpus !== '') out.cpus = flagNumber(flags.cpus, '--cpus', /^\d+(\.\d+)?$/, 'a number of CPUs such as 1.5');
-  if (flags.cpuShares !== undefined && flags.cpuShares !== '') out.cpuShares = flagNumber(flags.cpuShares, '--cpu-shares', /^\d+$/, 'a whole number');
+  if (flags.cpus !== undefined && flags.cpus !== '')
+    out.cpus = flagNumber(flags.cpus, '--cpus', /^\d+(\.\d+)?$/, 'a number of CPUs such as 1.5');
+  if (flags.cpuShares !== undefined && flags.cpuShares !== '')
+    out.cpuShares = flagNumber(flags.cpuShares, '--cpu-shares', /^\d+$/, 'a whole number');
   if (flags.cpusetCpus !== undefined && flags.cpusetCpus !== '') out.cpusetCpus = flags.cpusetCpus;
   if (flags.cpusetMems !== undefined && flags.cpusetMems !== '') out.cpusetMems = flags.cpusetMems;
-  if (flags.pidsLimit !== undefined && flags.pidsLimit !== '') out.pidsLimit = flagNumber(flags.pidsLimit, '--pids-limit', /^-?\d+$/, 'a whole number (0 or -1 for unlimited)');
-  if (flags.blkioWeight !== undefined && flags.blkioWeight !== '') out.blkioWeight = flagNumber(flags.blkioWeight, '--blkio-weight', /^\d+$/, 'a whole number from 10 to 1000');
+  if (flags.pidsLimit !== undefined && flags.pidsLimit !== '')
+    out.pidsLimit = flagNumber(flags.pidsLimit, '--pids-limit', /^-?\d+$/, 'a whole number (0 or -1 for unlimited)');
+  if (flags.blkioWeight !== undefined && flags.blkioWeight !== '')
+    out.blkioWeight = flagNumber(flags.blkioWeight, '--blkio-weight', /^\d+$/, 'a whole number from 10 to 1000');
   // Empty cpu/mem lists skip the availability check, which needs the cgroup tree.
   resolveLimits(out, { cpuCount, cpus: '', mems: '' });
   return out;
@@ -254,11 +261,15 @@ export interface V1Caps {
   devices: boolean;
 }
 
-const NO_SWAP_WARNING = 'Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.';
+const NO_SWAP_WARNING =
+  'Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.';
 
 function need(caps: ReadonlySet<string>, controller: string, flag: string, version: 1 | 2): void {
   if (!caps.has(controller)) {
-    const where = version === 1 ? `no cgroup v1 hierarchy has the ${controller} controller` : `the ${controller} controller is not available in the parent cgroup`;
+    const where =
+      version === 1
+        ? `no cgroup v1 hierarchy has the ${controller} controller`
+        : `the ${controller} controller is not available in the parent cgroup`;
     throw new UnsupportedError(`${flag} is not supported on this host: ${where}.`);
   }
 }
@@ -274,9 +285,15 @@ export function v1Writes(r: ResolvedLimits, caps: V1Caps): CgWrite[] {
     w.push({ controller: 'memory', file: 'memory.limit_in_bytes', value: String(r.memory) });
     if (r.memorySwap !== undefined) {
       if (caps.memsw) {
-        w.push({ controller: 'memory', file: 'memory.memsw.limit_in_bytes', value: r.memorySwap === 'max' ? '-1' : String(r.memorySwap) });
+        w.push({
+          controller: 'memory',
+          file: 'memory.memsw.limit_in_bytes',
+          value: r.memorySwap === 'max' ? '-1' : String(r.memorySwap),
+        });
       } else if (r.swapExplicit && r.memorySwap !== 'max') {
-        throw new UnsupportedError('--memory-swap is not supported on this host: the kernel does not account swap (memory.memsw.limit_in_bytes is missing).');
+        throw new UnsupportedError(
+          '--memory-swap is not supported on this host: the kernel does not account swap (memory.memsw.limit_in_bytes is missing).',
+        );
       } else {
         r.warnings.push(NO_SWAP_WARNING);
       }
@@ -306,13 +323,16 @@ export function v1Writes(r: ResolvedLimits, caps: V1Caps): CgWrite[] {
   if (r.blkioWeight !== undefined) {
     need(caps.controllers, 'blkio', '--blkio-weight', 1);
     if (!caps.blkioWeightFile) {
-      throw new UnsupportedError('--blkio-weight is not supported on this host: neither blkio.weight nor blkio.bfq.weight exists (no CFQ or BFQ scheduler).');
+      throw new UnsupportedError(
+        '--blkio-weight is not supported on this host: neither blkio.weight nor blkio.bfq.weight exists (no CFQ or BFQ scheduler).',
+      );
     }
     w.push({ controller: 'blkio', file: caps.blkioWeightFile, value: String(r.blkioWeight) });
   }
   if (caps.devices && caps.controllers.has('devices')) {
     w.push({ controller: 'devices', file: 'devices.deny', value: 'a' });
-    for (const d of [...DEFAULT_DEVICES, ...r.devices]) w.push({ controller: 'devices', file: 'devices.allow', value: formatDeviceRule(d) });
+    for (const d of [...DEFAULT_DEVICES, ...r.devices])
+      w.push({ controller: 'devices', file: 'devices.allow', value: formatDeviceRule(d) });
   } else if (r.devices.length > 0) {
     throw new UnsupportedError('Device cgroup rules are not supported on this host: there is no devices controller.');
   }
@@ -349,7 +369,9 @@ export function v2Writes(r: ResolvedLimits, caps: V2Caps): CgWrite[] {
       if (caps.swap) {
         u('memory.swap.max', r.memorySwap === 'max' ? 'max' : String(r.memorySwap - r.memory));
       } else if (r.swapExplicit && r.memorySwap !== 'max') {
-        throw new UnsupportedError('--memory-swap is not supported on this host: the kernel does not account swap (memory.swap.max is missing).');
+        throw new UnsupportedError(
+          '--memory-swap is not supported on this host: the kernel does not account swap (memory.swap.max is missing).',
+        );
       } else {
         r.warnings.push(NO_SWAP_WARNING);
       }
@@ -381,7 +403,9 @@ export function v2Writes(r: ResolvedLimits, caps: V2Caps): CgWrite[] {
     else u('io.weight', `default ${blkioToIoWeight(r.blkioWeight)}`);
   }
   if (r.devices.length > 0) {
-    throw new UnsupportedError('Device cgroup rules are not supported with cgroup v2 here: they need an eBPF device program, which tscontainer does not load.');
+    throw new UnsupportedError(
+      'Device cgroup rules are not supported with cgroup v2 here: they need an eBPF device program, which tscontainer does not load.',
+    );
   }
   return w;
 }

@@ -85,9 +85,7 @@ function hostFor(cfs: CgroupFs, layout: CgroupLayout, opts: CgroupOptions, limit
 
 function writesFor(p: V1Plan, layout: CgroupLayout, r: ResolvedLimits, devices: boolean) {
   const blkio = p.dirs.get('blkio');
-  const blkioWeightFile = blkio
-    ? ['blkio.weight', 'blkio.bfq.weight'].find((f) => p.cfs.exists(join(blkio, f)))
-    : undefined;
+  const blkioWeightFile = blkio ? ['blkio.weight', 'blkio.bfq.weight'].find((f) => p.cfs.exists(join(blkio, f))) : undefined;
   const memRoot = layout.v1.memory!.mountPoint;
   return v1Writes(r, {
     memsw: p.cfs.exists(join(memRoot, 'memory.memsw.limit_in_bytes')),
@@ -177,7 +175,8 @@ class V1Cgroup implements ContainerCgroup {
 
   #freezerState(): string {
     const d = this.#dir('freezer');
-    if (!d) throw new UnsupportedError('Pausing is not supported on this host: no cgroup v1 hierarchy has the freezer controller.');
+    if (!d)
+      throw new UnsupportedError('Pausing is not supported on this host: no cgroup v1 hierarchy has the freezer controller.');
     const s = readCg(this.#p.cfs, join(d, 'freezer.state'));
     if (s === undefined) throw new SystemError(`cgroup ${this.cgroupPath} does not exist.`);
     return s;

@@ -75,7 +75,9 @@ function enableControllers(cfs: CgroupFs, dir: string): void {
         { cause: err },
       );
     }
-    throw new SystemError(`cannot enable the ${missing.join(', ')} controllers in ${dir}: ${code ?? String(err)}`, { cause: err });
+    throw new SystemError(`cannot enable the ${missing.join(', ')} controllers in ${dir}: ${code ?? String(err)}`, {
+      cause: err,
+    });
   }
 }
 
@@ -163,7 +165,9 @@ class V2Cgroup implements ContainerCgroup {
   #checkFreezer(): void {
     if (!this.#p.cfs.exists(this.#f('cgroup.freeze'))) {
       if (!this.exists()) throw new SystemError(`cgroup ${this.cgroupPath} does not exist.`);
-      throw new UnsupportedError('Pausing is not supported on this host: the kernel has no cgroup.freeze (it needs Linux 5.2 or later).');
+      throw new UnsupportedError(
+        'Pausing is not supported on this host: the kernel has no cgroup.freeze (it needs Linux 5.2 or later).',
+      );
     }
   }
 

@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import type { GetContext } from './groups.js';
 import type { RunFlags } from '../runtime/options.js';
 import { mark } from '../util/trace.js';
+import { UsageError } from '../util/errors.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -46,14 +47,22 @@ function addCreateFlags(cmd: Command): Command {
     .option('--security-opt <opt>', 'security option: no-new-privileges (repeatable)', collect, [])
     .option('--stop-signal <signal>', 'signal to stop the container')
     .option('--stop-timeout <seconds>', 'seconds to wait before killing on stop')
+    .option('--restart <policy>', 'restart policy: only "no" (restart policies are not supported yet)')
     .argument('<image>', 'image reference')
     .argument('[command...]', 'command and arguments')
     .passThroughOptions();
 }
 
-type CliRunFlags = RunFlags & { net?: string };
+type CliRunFlags = RunFlags & { net?: string; restart?: string };
 
 function normalize(flags: CliRunFlags): RunFlags {
+  if (flags.restart !== undefined && flags.restart !== 'no') {
+    // With no daemon, someone has to outlive the container to restart it: the monitor would have
+    // to re-run the process (and redo cgroups and network) itself. That design step is not done.
+    throw new UsageError(
+      `--restart ${flags.restart}: restart policies need a daemon-less design step (the monitor restarting the container) that is not done yet; only "no" is accepted`,
+    );
+  }
   if (flags.net !== undefined && flags.network === undefined) flags.network = flags.net;
   return flags;
 }
@@ -101,9 +110,23 @@ export function registerContainers(program: Command, ctx: GetContext): void {
     .option('-a, --all', 'show all containers (default: running only)')
     .option('-q, --quiet', 'only ids')
     .option('--no-trunc', 'do not truncate output')
-    .option('--format <format>', "'json' for one JSON object per line")
-    .action(async (opts: { all?: boolean; quiet?: boolean; trunc: boolean; format?: string }) => {
-      const { psCommand } = await import('./actions/containers.js');
-      await psCommand(ctx(), opts);
-    });
+    .option('-n, --last <n>', 'show the n last created containers (all states)')
+    .option('-l, --latest', 'show the latest created container (all states)')
+    .option('-f, --filter <filter>', 'filter: status=, name=, id=, label=, exited= (repeatable)', collect, [])
+    .option('-s, --size', 'accepted for docker compatibility')
+    .option('--format <format>', "'json' for one JSON object per line, or a Go-style template")
+    .action(
+      async (opts: {
+        all?: boolean;
+        quiet?: boolean;
+        trunc: boolean;
+        format?: string;
+        last?: string;
+        latest?: boolean;
+        filter: string[];
+      }) => {
+        const { psCommand } = await import('./actions/lifecycle.js');
+        await psCommand(ctx(), opts);
+      },
+    );
 }

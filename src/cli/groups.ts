@@ -6,11 +6,15 @@ import { registerSystem } from './system.js';
 import { registerImages } from './images.js';
 import { registerContainers } from './containers.js';
 import { registerNetwork } from './network.js';
+import { registerLifecycle } from './lifecycle.js';
+import { registerInteractive } from './interactive.js';
 
 export type GetContext = () => Context;
 
 export function registerGroups(program: Command, ctx: GetContext): void {
   registerContainers(program, ctx);
+  registerLifecycle(program, ctx);
+  registerInteractive(program, ctx); // after lifecycle: it adds to its `container` command
   registerSystem(program, ctx);
   registerImages(program, ctx);
   registerNetwork(program, ctx);

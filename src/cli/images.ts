@@ -1,5 +1,6 @@
 // images, tag, rmi, import, and the `image` group (ls, rm, tag, inspect, import, build-builtin).
 import { Command } from 'commander';
+import { confirm } from './prompt.js';
 import type { GetContext } from './groups.js';
 import { ago, humanSize, printJson, printTable } from './output.js';
 
@@ -71,7 +72,10 @@ function addImagesCommand(parent: Command, name: string, ctx: GetContext, aliase
       } else if (format.startsWith('table ')) {
         const tpl = format.slice('table '.length);
         const split = (s: string) => s.split('\t');
-        printTable(split(templateHeader(tpl)), rows.map((r) => split(renderTemplate(tpl, r))));
+        printTable(
+          split(templateHeader(tpl)),
+          rows.map((r) => split(renderTemplate(tpl, r))),
+        );
       } else {
         for (const r of rows) process.stdout.write(renderTemplate(format, r) + '\n');
       }
@@ -113,7 +117,12 @@ function addImportCommand(parent: Command, ctx: GetContext): void {
     .description('create an image from a tarball of a root filesystem (plain or gzip; "-" reads stdin)')
     .argument('<file>', 'tar file, or - for stdin')
     .argument('[reference]', 'REPOSITORY[:TAG] to tag the image with')
-    .option('-c, --change <instruction>', 'apply a Dockerfile instruction (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR)', collect, [])
+    .option(
+      '-c, --change <instruction>',
+      'apply a Dockerfile instruction (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR)',
+      collect,
+      [],
+    )
     .option('-m, --message <message>', 'commit message for the imported image')
     .action(async (file: string, ref: string | undefined, opts: { change: string[]; message?: string }) => {
       const { importImage } = await import('../image/import.js');
@@ -155,8 +164,12 @@ export function registerImages(program: Command, ctx: GetContext): void {
     .command('prune')
     .description('remove dangling images (with -a: every image no container uses)')
     .option('-a, --all', 'remove all images not used by a container, not just dangling ones')
-    .option('-f, --force', 'do not prompt for confirmation (there is no prompt; accepted for docker compatibility)')
-    .action(async (opts: { all?: boolean }) => {
+    .option('-f, --force', 'do not prompt for confirmation')
+    .action(async (opts: { all?: boolean; force?: boolean }) => {
+      const warning = opts.all
+        ? 'This will remove all images without at least one container associated to them.'
+        : 'This will remove all dangling images.';
+      if (!opts.force && !(await confirm(warning))) return;
       const { pruneImages } = await import('../image/service.js');
       const r = await pruneImages(ctx(), { all: opts.all ?? false });
       if (r.events.length > 0) {

@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import type { GetContext } from './groups.js';
 import { printJson, printTable, ago } from './output.js';
+import { confirm } from './prompt.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -28,20 +29,25 @@ export function registerNetwork(program: Command, ctx: GetContext): void {
     .option('--internal', 'no traffic to or from outside the network')
     .option('-o, --opt <key=value>', 'driver option: com.docker.network.bridge.name=NAME (repeatable)', collect, [])
     .option('--label <key=value>', 'set a label (repeatable)', collect, [])
-    .action(async (name: string, o: { driver: string; subnet?: string; gateway?: string; internal?: boolean; opt: string[]; label: string[] }) => {
-      const { createNetwork } = await import('../network/index.js');
-      const opts = parseOpts(o.opt);
-      const row = await createNetwork(ctx().db(), {
-        name,
-        driver: o.driver,
-        subnet: o.subnet,
-        gateway: o.gateway,
-        bridgeName: opts['com.docker.network.bridge.name'] ?? opts['bridge.name'],
-        internal: Boolean(o.internal),
-        labels: parseOpts(o.label),
-      });
-      process.stdout.write(row.id + '\n');
-    });
+    .action(
+      async (
+        name: string,
+        o: { driver: string; subnet?: string; gateway?: string; internal?: boolean; opt: string[]; label: string[] },
+      ) => {
+        const { createNetwork } = await import('../network/index.js');
+        const opts = parseOpts(o.opt);
+        const row = await createNetwork(ctx().db(), {
+          name,
+          driver: o.driver,
+          subnet: o.subnet,
+          gateway: o.gateway,
+          bridgeName: opts['com.docker.network.bridge.name'] ?? opts['bridge.name'],
+          internal: Boolean(o.internal),
+          labels: parseOpts(o.label),
+        });
+        process.stdout.write(row.id + '\n');
+      },
+    );
 
   net
     .command('ls')
@@ -119,8 +125,9 @@ export function registerNetwork(program: Command, ctx: GetContext): void {
   net
     .command('prune')
     .description('remove unused user networks and reclaim leases of removed containers')
-    .option('-f, --force', 'do not prompt (there is no prompt; accepted for docker compatibility)')
-    .action(async () => {
+    .option('-f, --force', 'do not prompt for confirmation')
+    .action(async (opts: { force?: boolean }) => {
+      if (!opts.force && !(await confirm('This will remove all custom networks not used by at least one container.'))) return;
       const { pruneNetworks } = await import('../network/index.js');
       const r = await pruneNetworks(ctx().db(), { removeUnused: true });
       if (r.removedNetworks.length > 0) process.stdout.write(`Deleted Networks:\n${r.removedNetworks.join('\n')}\n`);

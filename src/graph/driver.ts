@@ -48,6 +48,11 @@ export interface GraphDriver {
   mount(id: string): Promise<string>;
   unmount(id: string): Promise<void>;
   exists(id: string): boolean;
+  /** Every layer the driver holds on disk and when it was last changed (prune compares them
+   *  with the rows, leaving young ones alone). */
+  list(): { id: string; modifiedMs: number }[];
+  /** Bytes of the files layer `id` itself holds (for vfs, its full copy). */
+  diffSize(id: string): number;
   /** Removes layer `id` and everything the driver made for it; a missing layer is not an error. */
   remove(id: string): Promise<void>;
 }

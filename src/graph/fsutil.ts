@@ -1,7 +1,7 @@
 // Small file-system helpers shared by the graph drivers: mount table look-ups, layer id checks,
 // random short names, and host mount/unmount through util-linux.
 import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync, lstatSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, lstatSync } from 'node:fs';
 import { execInput, firstLine } from '../util/exec.js';
 import { SystemError, UsageError } from '../util/errors.js';
 
@@ -59,6 +59,42 @@ export function randomName(n: number): string {
   let s = '';
   for (let i = 0; i < n; i++) s += BASE32[bytes[i]! & 31];
   return s;
+}
+
+/** Bytes of regular files under `dir`, not following symlinks; 0 for a missing dir. */
+export function dirSize(dir: string): number {
+  let total = 0;
+  const stack = [dir];
+  while (stack.length > 0) {
+    const d = stack.pop()!;
+    let entries;
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const e of entries) {
+      const p = `${d}/${e.name}`;
+      if (e.isDirectory()) stack.push(p);
+      else if (e.isFile()) {
+        try {
+          total += lstatSync(p).size;
+        } catch {
+          /* gone meanwhile */
+        }
+      }
+    }
+  }
+  return total;
+}
+
+/** lstat's mtime, or 0 when the path is gone. */
+export function mtimeMs(path: string): number {
+  try {
+    return lstatSync(path).mtimeMs;
+  } catch {
+    return 0;
+  }
 }
 
 export function exists(path: string): boolean {

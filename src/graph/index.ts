@@ -19,7 +19,12 @@ const PLANNED = ['aufs', 'devmapper', 'devicemapper'];
 function kernelFilesystems(): Set<string> {
   try {
     const text = readFileSync('/proc/filesystems', 'utf8');
-    return new Set(text.split('\n').map((l) => l.split('\t').pop()!.trim()).filter(Boolean));
+    return new Set(
+      text
+        .split('\n')
+        .map((l) => l.split('\t').pop()!.trim())
+        .filter(Boolean),
+    );
   } catch {
     return new Set();
   }
@@ -46,7 +51,9 @@ export function openDriver(name: string, home: string): GraphDriver {
   switch (name) {
     case 'overlay':
       if (!overlaySupported()) {
-        throw new UnsupportedError('graph driver "overlay" needs overlayfs, which this kernel does not list in /proc/filesystems nor have as a module');
+        throw new UnsupportedError(
+          'graph driver "overlay" needs overlayfs, which this kernel does not list in /proc/filesystems nor have as a module',
+        );
       }
       return new OverlayDriver(home);
     case 'vfs':

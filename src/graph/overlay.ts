@@ -14,11 +14,31 @@
 // containers/storage's 26: with 26, each lower costs 29 bytes and 150 layers (4350 bytes) would
 // not fit in 4096; with 16 it costs 19, so MAX_DEPTH (200) lowers fit with layer ids of up to
 // 109 characters (a 64-hex id plus a suffix is far below that; mountSpec checks the length).
-import { mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statfsSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  statfsSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import type { Readable } from 'node:stream';
 import { ConflictError, NotFoundError, SystemError, UnsupportedError } from '../util/errors.js';
 import type { ApplyResult, DriverStatus, GraphDriver, MountSpec } from './driver.js';
-import { checkLayerId, exists, hostMount, hostUnmount, isMountPoint, randomName, removeTreeSync } from './fsutil.js';
+import {
+  checkLayerId,
+  exists,
+  hostMount,
+  hostUnmount,
+  isMountPoint,
+  randomName,
+  removeTreeSync,
+  dirSize,
+  mtimeMs,
+} from './fsutil.js';
 import { lazyTar } from './lazy.js';
 
 export const LINK_DIR = 'l';
@@ -74,12 +94,22 @@ export class OverlayDriver implements GraphDriver {
       'Backing Filesystem': backingFsName(this.home),
       'Supports d_type': 'true',
       'Native Overlay Diff': 'false',
-      'Layers': String(layers),
+      Layers: String(layers),
     };
   }
 
   exists(id: string): boolean {
     return exists(`${this.dir(id)}/diff`);
+  }
+
+  list(): { id: string; modifiedMs: number }[] {
+    return readdirSync(this.home, { withFileTypes: true })
+      .filter((e) => e.isDirectory() && e.name !== LINK_DIR)
+      .map((e) => ({ id: e.name, modifiedMs: mtimeMs(`${this.home}/${e.name}`) }));
+  }
+
+  diffSize(id: string): number {
+    return dirSize(`${this.dir(id)}/diff`);
   }
 
   /** The "l/A:l/B" list of the layers below `id` ("" for a base layer). */
@@ -102,13 +132,16 @@ export class OverlayDriver implements GraphDriver {
       lower = plower ? `${LINK_DIR}/${plink}:${plower}` : `${LINK_DIR}/${plink}`;
       const depth = lower.split(':').length;
       if (depth > MAX_DEPTH) {
-        throw new UnsupportedError(`overlay graph driver: layer ${id} would have ${depth} layers below it, more than the ${MAX_DEPTH} one mount can take`);
+        throw new UnsupportedError(
+          `overlay graph driver: layer ${id} would have ${depth} layers below it, more than the ${MAX_DEPTH} one mount can take`,
+        );
       }
     }
     try {
       mkdirSync(d, { mode: 0o700 });
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new ConflictError(`overlay graph driver: layer ${id} already exists`);
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST')
+        throw new ConflictError(`overlay graph driver: layer ${id} already exists`);
       throw e;
     }
     try {
@@ -153,7 +186,9 @@ export class OverlayDriver implements GraphDriver {
     const lower = this.lowers(id) || `${id}/empty`;
     const data = `lowerdir=${lower},upperdir=${id}/diff,workdir=${id}/work,${EXTRA_OPTIONS}`;
     if (data.length >= PAGE_SIZE) {
-      throw new UnsupportedError(`overlay graph driver: the mount data for layer ${id} is ${data.length} bytes, more than one page`);
+      throw new UnsupportedError(
+        `overlay graph driver: the mount data for layer ${id} is ${data.length} bytes, more than one page`,
+      );
     }
     return { spec: { type: 'overlay', source: 'overlay', data, cwd: this.home }, target: `${d}/merged` };
   }
@@ -183,7 +218,8 @@ export class OverlayDriver implements GraphDriver {
       try {
         unlinkSync(`${this.home}/${LINK_DIR}/${link}`);
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new SystemError(`overlay graph driver: cannot remove link ${link} of layer ${id}`, { cause: e });
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+          throw new SystemError(`overlay graph driver: cannot remove link ${link} of layer ${id}`, { cause: e });
       }
     }
     removeTreeSync(d);

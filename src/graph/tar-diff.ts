@@ -209,7 +209,10 @@ class LayerTarWriter {
   }
 
   whiteout(relDir: string, name: string, uid: number, gid: number, mtime: Date): Promise<void> {
-    return this.write({ name: join(relDir, whiteoutNameFor(name)), type: 'file', size: 0, mode: 0o600, uid, gid, mtime }, new Map());
+    return this.write(
+      { name: join(relDir, whiteoutNameFor(name)), type: 'file', size: 0, mode: 0o600, uid, gid, mtime },
+      new Map(),
+    );
   }
 
   opaque(relDir: string, uid: number, gid: number, mtime: Date): Promise<void> {

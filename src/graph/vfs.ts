@@ -11,7 +11,7 @@ import type { Readable } from 'node:stream';
 import { execInput, firstLine } from '../util/exec.js';
 import { ConflictError, NotFoundError, SystemError } from '../util/errors.js';
 import type { ApplyResult, DriverStatus, GraphDriver, MountSpec } from './driver.js';
-import { checkLayerId, exists, removeTreeSync } from './fsutil.js';
+import { checkLayerId, exists, removeTreeSync, dirSize, mtimeMs } from './fsutil.js';
 import { backingFsName } from './overlay.js';
 import { lazyTar } from './lazy.js';
 
@@ -56,12 +56,22 @@ export class VfsDriver implements GraphDriver {
   status(): DriverStatus {
     return {
       'Backing Filesystem': backingFsName(this.home),
-      'Layers': String(readdirSync(`${this.home}/dir`).length),
+      Layers: String(readdirSync(`${this.home}/dir`).length),
     };
   }
 
   exists(id: string): boolean {
     return exists(this.dir(id));
+  }
+
+  list(): { id: string; modifiedMs: number }[] {
+    const ids = new Set(readdirSync(`${this.home}/dir`));
+    for (const m of readdirSync(`${this.home}/meta`)) if (m.endsWith('.json')) ids.add(m.slice(0, -5));
+    return [...ids].map((id) => ({ id, modifiedMs: Math.max(mtimeMs(this.dir(id)), mtimeMs(this.metaPath(id))) }));
+  }
+
+  diffSize(id: string): number {
+    return dirSize(this.dir(id));
   }
 
   async create(id: string, parent: string | null): Promise<void> {

@@ -19,11 +19,7 @@ export const OVERLAY_OPAQUE_VALUE = 'y';
 /** How a driver stores whiteouts: overlay's devices and xattr, or by deleting (vfs). */
 export type WhiteoutFormat = 'overlay' | 'delete';
 
-export type WhiteoutKind =
-  | { kind: 'none' }
-  | { kind: 'opaque' }
-  | { kind: 'meta' }
-  | { kind: 'whiteout'; name: string };
+export type WhiteoutKind = { kind: 'none' } | { kind: 'opaque' } | { kind: 'meta' } | { kind: 'whiteout'; name: string };
 
 /** Classifies one path component (a base name) of a tar entry. */
 export function classifyName(base: string): WhiteoutKind {

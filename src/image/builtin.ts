@@ -39,7 +39,12 @@ export async function buildBuiltin(opts: { force?: boolean } = {}): Promise<stri
     child.on('close', (c) => resolve({ code: c, stderr: err }));
   });
   if (code !== 0) {
-    const last = stderr.trim().split('\n').pop()?.replace(/^build\.sh:\s*/, '') ?? '';
+    const last =
+      stderr
+        .trim()
+        .split('\n')
+        .pop()
+        ?.replace(/^build\.sh:\s*/, '') ?? '';
     throw new SystemError(`cannot build the built-in busybox image: ${last || `build.sh exited with ${code}`}`);
   }
   return builtinOutDir();

@@ -235,7 +235,9 @@ export function applyChange(defaults: ContainerDefaults, change: string): Contai
       break;
     }
     default:
-      throw new UsageError(`invalid --change "${change}": ${instr} is not one of CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR`);
+      throw new UsageError(
+        `invalid --change "${change}": ${instr} is not one of CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR`,
+      );
   }
   return out;
 }

@@ -51,5 +51,7 @@ export function templateHeader(tpl: string): string {
   return tpl
     .replace(/\\t/g, '\t')
     .replace(/\\n/g, '\n')
-    .replace(/\{\{\s*(?:\w+\s+)?\.([\w.]*)\s*\}\}/g, (_m, f: string) => (f === '' ? '' : f.replace(/([a-z])([A-Z])/g, '$1 $2').toUpperCase()));
+    .replace(/\{\{\s*(?:\w+\s+)?\.([\w.]*)\s*\}\}/g, (_m, f: string) =>
+      f === '' ? '' : f.replace(/([a-z])([A-Z])/g, '$1 $2').toUpperCase(),
+    );
 }

@@ -78,7 +78,9 @@ export async function registerLayer(db: DB, driver: GraphDriver, opts: RegisterL
     result = writeTx(db, () => {
       const other = driversInUse(db).find((d) => d !== driver.name);
       if (other !== undefined) {
-        throw new UsageError(`the state root already holds layers of the "${other}" storage driver, so it cannot use "${driver.name}"`);
+        throw new UsageError(
+          `the state root already holds layers of the "${other}" storage driver, so it cannot use "${driver.name}"`,
+        );
       }
       const existing = getLayer(db, chainId);
       if (existing) {

@@ -80,7 +80,8 @@ export function parseReference(input: string, opts: { defaultTag?: boolean } = {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
     if (!DIGEST_RE.test(digest)) throw invalid(input, 'bad digest');
-    if (digest.startsWith('sha256:') && !SHA256_RE.test(digest)) throw invalid(input, 'a sha256 digest is 64 lower-case hex digits');
+    if (digest.startsWith('sha256:') && !SHA256_RE.test(digest))
+      throw invalid(input, 'a sha256 digest is 64 lower-case hex digits');
   }
   let tag: string | undefined;
   // The tag is after the last ":" that comes after the last "/" (a ":" before it is a port).
@@ -92,7 +93,8 @@ export function parseReference(input: string, opts: { defaultTag?: boolean } = {
   }
   const name = rest;
   if (name === '') throw invalid(input, 'missing repository name');
-  if (name.length > NAME_TOTAL_LENGTH_MAX) throw invalid(input, `repository name longer than ${NAME_TOTAL_LENGTH_MAX} characters`);
+  if (name.length > NAME_TOTAL_LENGTH_MAX)
+    throw invalid(input, `repository name longer than ${NAME_TOTAL_LENGTH_MAX} characters`);
   const { domain, path } = splitDomain(name);
   if (!DOMAIN_RE.test(domain)) throw invalid(input, 'bad registry host');
   if (!PATH_RE.test(path)) {

@@ -1,14 +1,6 @@
 // images / tag / rmi / image inspect.
 import { writeTx } from '../store/db.js';
-import {
-  containersOfImage,
-  deleteImage,
-  deleteTag,
-  listImages,
-  setTag,
-  tagsOf,
-  type ImageRow,
-} from '../store/images.js';
+import { containersOfImage, deleteImage, deleteTag, listImages, setTag, tagsOf, type ImageRow } from '../store/images.js';
 import type { LayerRow } from '../store/layers.js';
 import { ConflictError, NotFoundError, TscError, toTscError } from '../util/errors.js';
 import { parseConfig, type ContainerDefaults } from './config.js';
@@ -121,7 +113,11 @@ export interface RmiResult {
  *   untagged but kept (the container still needs its layers; it shows as <none> until the
  *   container is removed), and a running or paused container's image is refused even with -f.
  */
-export async function removeImages(ctx: ImageContext, refs: readonly string[], opts: { force?: boolean } = {}): Promise<RmiResult> {
+export async function removeImages(
+  ctx: ImageContext,
+  refs: readonly string[],
+  opts: { force?: boolean } = {},
+): Promise<RmiResult> {
   const db = ctx.db();
   const force = opts.force ?? false;
   const result: RmiResult = { events: [], errors: [] };

@@ -1,15 +1,7 @@
 // Finding images by what the user typed, and committing new ones. Shared by every image command
 // and by the runtime (resolveImage in resolve.ts).
 import type { DB } from '../store/db.js';
-import {
-  getImage,
-  imageIdForTag,
-  imagesByIdPrefix,
-  insertImage,
-  setTag,
-  tagsOf,
-  type ImageRow,
-} from '../store/images.js';
+import { getImage, imageIdForTag, imagesByIdPrefix, insertImage, setTag, tagsOf, type ImageRow } from '../store/images.js';
 import { layerChain, type LayerRow } from '../store/layers.js';
 import { NotFoundError, UsageError } from '../util/errors.js';
 import { imageIdOf } from './config.js';
@@ -38,7 +30,8 @@ export interface LookupMiss {
 
 function byPrefix(db: DB, hex: string, input: string): ImageRow | undefined {
   const rows = imagesByIdPrefix(db, hex);
-  if (rows.length > 1) throw new UsageError(`image id prefix "${input}" is ambiguous: it matches more than one image, give more characters`);
+  if (rows.length > 1)
+    throw new UsageError(`image id prefix "${input}" is ambiguous: it matches more than one image, give more characters`);
   return rows[0];
 }
 

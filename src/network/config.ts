@@ -25,7 +25,8 @@ export function netConfig(env: NodeJS.ProcessEnv = process.env): NetConfig {
   const prefix = env['TSCONTAINER_VETH_PREFIX'] || 'vtsc';
   if (!IFNAME.test(bridge)) throw new Error(`TSCONTAINER_BRIDGE="${bridge}" is not a valid interface name`);
   if (!TABLE.test(table)) throw new Error(`TSCONTAINER_NFT_TABLE="${table}" is not a valid nftables table name`);
-  if (!/^[a-z][a-z0-9]{0,4}$/.test(prefix)) throw new Error(`TSCONTAINER_VETH_PREFIX="${prefix}" must be 1-5 lower-case letters or digits`);
+  if (!/^[a-z][a-z0-9]{0,4}$/.test(prefix))
+    throw new Error(`TSCONTAINER_VETH_PREFIX="${prefix}" must be 1-5 lower-case letters or digits`);
   return {
     defaultBridge: bridge,
     defaultSubnet: env['TSCONTAINER_BRIDGE_SUBNET'] || undefined,

@@ -64,7 +64,13 @@ import {
 import { refreshHosts } from './names.js';
 import { deleteTable, syncRules } from './nat.js';
 import { assignPorts, ephemeralRange, hostListeners, type Holder, type PortMapping, type Proto } from './ports.js';
-import { parseNetworkRequest, validateNetworkName, type NetworkKind, type NetworkRequest, type NetworkRequestInput } from './request.js';
+import {
+  parseNetworkRequest,
+  validateNetworkName,
+  type NetworkKind,
+  type NetworkRequest,
+  type NetworkRequestInput,
+} from './request.js';
 
 export { parseNetworkRequest, type NetworkRequest, type NetworkRequestInput, type NetworkKind };
 export { netConfig, type NetConfig };
@@ -113,7 +119,6 @@ function cfg(opts?: NetOptions): NetConfig {
 }
 
 // ---------------------------------------------------------------- containers
-
 
 function livePid(row: ContainerRow): number | undefined {
   if (row.pid === null || (row.state !== 'running' && row.state !== 'paused')) return undefined;
@@ -176,12 +181,14 @@ export async function createNetwork(db: DB, o: CreateNetworkOptions, opts?: NetO
   if (driver !== 'bridge') throw new UsageError(`network driver "${driver}" is not supported: use bridge`);
   const id = randomBytes(32).toString('hex');
   const bridge = o.bridgeName ?? `tscbr-${id.slice(0, 9)}`;
-  if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(bridge)) throw new UsageError(`invalid bridge name "${bridge}": at most 15 of [a-zA-Z0-9_.-]`);
+  if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(bridge))
+    throw new UsageError(`invalid bridge name "${bridge}": at most 15 of [a-zA-Z0-9_.-]`);
   const subnetArg = o.subnet ? requireCidr(o.subnet, 'subnet') : undefined;
   if (o.gateway && !subnetArg) throw new UsageError('--gateway needs --subnet');
   const row = writeTx(db, () => {
     if (getNetworkByName(db, o.name)) throw new ConflictError(`network with name ${o.name} already exists`);
-    if (listNetworkRows(db).some((n) => n.bridge === bridge)) throw new ConflictError(`bridge ${bridge} is used by another network`);
+    if (listNetworkRows(db).some((n) => n.bridge === bridge))
+      throw new ConflictError(`bridge ${bridge} is used by another network`);
     if (linkExists(bridge)) throw new ConflictError(`an interface named ${bridge} already exists on the host`);
     let subnet: Cidr;
     if (subnetArg) {
@@ -190,7 +197,8 @@ export async function createNetwork(db: DB, o: CreateNetworkOptions, opts?: NetO
       subnet = subnetArg;
     } else subnet = pickFreeSubnet(db);
     const gateway = o.gateway ?? defaultGateway(subnet);
-    if (!gatewayInSubnet(subnet, gateway)) throw new UsageError(`gateway ${gateway} is not a host address of ${formatCidr(subnet)}`);
+    if (!gatewayInSubnet(subnet, gateway))
+      throw new UsageError(`gateway ${gateway} is not a host address of ${formatCidr(subnet)}`);
     const r: NetworkRow = {
       id,
       name: o.name,
@@ -230,12 +238,16 @@ export async function removeNetwork(db: DB, ref: string, opts?: NetOptions): Pro
   const c = cfg(opts);
   const { row, orphans } = writeTx(db, () => {
     const row = findNetwork(db, ref);
-    if (row.is_default === 1) throw new ConflictError(`${row.name} is a pre-defined network and cannot be removed`, EXIT_MANAGEMENT);
+    if (row.is_default === 1)
+      throw new ConflictError(`${row.name} is a pre-defined network and cannot be removed`, EXIT_MANAGEMENT);
     const orphans = reclaimOrphansOf(db, row.id);
     const users = membersOfNetwork(db, row.id);
     if (users.length > 0) {
       const names = users.map((u) => u.container_name ?? u.container_id.slice(0, 12)).join(', ');
-      throw new ConflictError(`network ${row.name} is in use by container${users.length > 1 ? 's' : ''} ${names}`, EXIT_MANAGEMENT);
+      throw new ConflictError(
+        `network ${row.name} is in use by container${users.length > 1 ? 's' : ''} ${names}`,
+        EXIT_MANAGEMENT,
+      );
     }
     deleteNetworkRow(db, row.id);
     syncRules(db, c.nftTable);
@@ -356,7 +368,8 @@ function allocatePorts(db: DB, containerId: string, req: NetworkRequest): PortMa
     if (p.container_state === null || p.container_state === 'exited') released.push(p);
     else holders.push({ proto: p.proto, hostIp: p.host_ip, port: p.host_port, owner: `container ${p.container_name}` });
   }
-  for (const l of hostListeners()) holders.push({ proto: l.proto, hostIp: l.addr, port: l.port, owner: 'a process on this host' });
+  for (const l of hostListeners())
+    holders.push({ proto: l.proto, hostIp: l.addr, port: l.port, owner: 'a process on this host' });
   // -P ports that clash with an explicit -p of the same request are avoided because explicit ones go first.
   const mappings = assignPorts(specs, holders, ephemeralRange(), (m) => new ConflictError(m));
   for (const m of mappings) {
@@ -435,7 +448,13 @@ export function prepareContainerNetwork(
       fallbackDns: c.fallbackDns,
       keepLoopback,
     });
-  const base = { containerId, kind: req.kind, endpoints: [] as PlannedEndpoint[], ports: [] as PortMapping[], warnings: req.warnings };
+  const base = {
+    containerId,
+    kind: req.kind,
+    endpoints: [] as PlannedEndpoint[],
+    ports: [] as PortMapping[],
+    warnings: req.warnings,
+  };
 
   if (req.kind === 'container') {
     return writeTx(db, () => {
@@ -446,7 +465,14 @@ export function prepareContainerNetwork(
       const pid = livePid(other);
       if (pid === undefined) throw new ConflictError(`cannot join the network of container ${other.name}: it is not running`);
       const theirs = getNetSettings(db, other.id);
-      upsertNetSettings(db, { container_id: containerId, mode: `container:${other.id}`, hostname: theirs?.hostname ?? '', extra_hosts: '[]', dir: containerDir, created_at: now() });
+      upsertNetSettings(db, {
+        container_id: containerId,
+        mode: `container:${other.id}`,
+        hostname: theirs?.hostname ?? '',
+        extra_hosts: '[]',
+        dir: containerDir,
+        created_at: now(),
+      });
       let files = theirs ? etcPaths(theirs.dir) : paths;
       if (!theirs || !existsSync(files.hosts)) {
         files = paths;
@@ -454,7 +480,12 @@ export function prepareContainerNetwork(
         writeInPlace(paths.resolv, resolv(false));
         writeInPlace(paths.hostname, `${other.id.slice(0, 12)}\n`);
       }
-      return { ...base, netns: { path: `/proc/${pid}/ns/net` }, hostname: theirs?.hostname ?? other.id.slice(0, 12), etcFiles: etcFiles(files) };
+      return {
+        ...base,
+        netns: { path: `/proc/${pid}/ns/net` },
+        hostname: theirs?.hostname ?? other.id.slice(0, 12),
+        etcFiles: etcFiles(files),
+      };
     });
   }
 
@@ -464,9 +495,19 @@ export function prepareContainerNetwork(
     const extra = req.addHosts.filter(([, a]) => a !== 'host-gateway');
     writeTx(db, () => {
       if (!getContainer(db, containerId)) throw new NotFoundError(`no such container: ${containerId}`);
-      upsertNetSettings(db, { container_id: containerId, mode: req.kind, hostname: hn, extra_hosts: JSON.stringify(extra), dir: containerDir, created_at: now() });
+      upsertNetSettings(db, {
+        container_id: containerId,
+        mode: req.kind,
+        hostname: hn,
+        extra_hosts: JSON.stringify(extra),
+        dir: containerDir,
+        created_at: now(),
+      });
     });
-    writeInPlace(paths.hosts, buildHosts(host ? { hostText: readText(c.hostHosts), extraHosts: extra, members: [] } : { extraHosts: extra, members: [] }));
+    writeInPlace(
+      paths.hosts,
+      buildHosts(host ? { hostText: readText(c.hostHosts), extraHosts: extra, members: [] } : { extraHosts: extra, members: [] }),
+    );
     writeInPlace(paths.resolv, resolv(host));
     writeInPlace(paths.hostname, `${hn}\n`);
     return { ...base, netns: host ? 'host' : undefined, hostname: hn, etcFiles: etcFiles(paths) };
@@ -482,7 +523,14 @@ export function prepareContainerNetwork(
     allocateEndpoint(db, c, net, containerId, req.aliases);
     const ports = allocatePorts(db, containerId, req);
     const extra = req.addHosts.map(([n, a]): [string, string] => [n, a === 'host-gateway' ? net.gateway : a]);
-    upsertNetSettings(db, { container_id: containerId, mode: req.mode, hostname, extra_hosts: JSON.stringify(extra), dir: containerDir, created_at: now() });
+    upsertNetSettings(db, {
+      container_id: containerId,
+      mode: req.mode,
+      hostname,
+      extra_hosts: JSON.stringify(extra),
+      dir: containerDir,
+      created_at: now(),
+    });
     writeInPlace(paths.resolv, resolv(false));
     writeInPlace(paths.hostname, `${hostname}\n`);
     writeInPlace(paths.hosts, buildHosts({ extraHosts: extra, members: [] })); // complete content below
@@ -574,7 +622,12 @@ export async function detachContainerNetwork(db: DB, containerId: string, opts?:
  * veths: they die with the namespace, and whatever of them is still there is deleted by a
  * background `ip` (see deleteLinksInBackground). Without it they are deleted before returning.
  */
-export async function releaseContainerNetwork(db: DB, containerId: string, opts?: NetOptions, o: { exited?: boolean } = {}): Promise<void> {
+export async function releaseContainerNetwork(
+  db: DB,
+  containerId: string,
+  opts?: NetOptions,
+  o: { exited?: boolean } = {},
+): Promise<void> {
   const c = cfg(opts);
   const { links } = writeTx(db, () => {
     const r = dropContainer(db, containerId);
@@ -593,7 +646,10 @@ function dropContainer(db: DB, containerId: string): { links: string[]; hadRules
   deleteEndpointsOfContainer(db, containerId);
   deletePortMappingsOfContainer(db, containerId);
   deleteNetSettings(db, containerId);
-  refreshHosts(db, eps.map((e) => e.network_id));
+  refreshHosts(
+    db,
+    eps.map((e) => e.network_id),
+  );
   return { links: eps.map((e) => e.host_if), hadRules };
 }
 
@@ -656,14 +712,20 @@ export async function connectNetwork(
     const s = getNetSettings(db, row.id);
     if (!s) throw new ConflictError(`container ${row.name} has no network settings yet: start it once first`);
     if (s.mode === 'host' || s.mode === 'none' || s.mode.startsWith('container:'))
-      throw new ConflictError(`container ${row.name} uses --network ${s.mode.startsWith('container:') ? 'container' : s.mode} and cannot be connected to other networks`);
+      throw new ConflictError(
+        `container ${row.name} uses --network ${s.mode.startsWith('container:') ? 'container' : s.mode} and cannot be connected to other networks`,
+      );
     if (o.aliases?.length && net.is_default === 1)
       throw new UsageError('network-scoped aliases are supported only for containers on user-defined networks');
     const fresh = !getEndpoint(db, net.id, row.id);
     if (!fresh) throw new ConflictError(`container ${row.name} is already connected to network ${net.name}`);
     reclaimOrphansOf(db, net.id);
     const e = allocateEndpoint(db, c, net, row.id, o.aliases ?? []);
-    refreshHosts(db, endpointsOfContainer(db, row.id).map((x) => x.network_id), [row.id]);
+    refreshHosts(
+      db,
+      endpointsOfContainer(db, row.id).map((x) => x.network_id),
+      [row.id],
+    );
     return { ep: plannedEndpoint(db, e), pid: s.attached === 1 ? livePid(row) : undefined, bridge: bridgeSpec(net), fresh };
   });
   if (pid !== undefined && fresh) {

@@ -122,7 +122,8 @@ export async function runHostBatch(text: string, mayExist: Set<number>, mayBeGon
   if (r.code === 0) return;
   const failed = failedBatchLines(r.stderr);
   const real = [...failed].filter(
-    ([n, msg]) => !(mayExist.has(n) && /File exists/.test(msg)) && !(mayBeGone.has(n) && /Cannot find device|No such device/.test(msg)),
+    ([n, msg]) =>
+      !(mayExist.has(n) && /File exists/.test(msg)) && !(mayBeGone.has(n) && /Cannot find device|No such device/.test(msg)),
   );
   if (failed.size === 0 || real.length > 0) {
     const [n, msg] = real[0] ?? [0, firstLine(r.stderr)];
@@ -134,7 +135,8 @@ export async function runHostBatch(text: string, mayExist: Set<number>, mayBeGon
 export async function runNsBatch(pid: number, text: string): Promise<void> {
   if (text.trim() === '') return;
   const r = await execInput('nsenter', [`--net=/proc/${pid}/ns/net`, 'ip', '-batch', '-'], text);
-  if (r.code !== 0) throw new SystemError(`cannot configure the container's interfaces: ${firstLine(r.stderr) || `exit ${r.code}`}`);
+  if (r.code !== 0)
+    throw new SystemError(`cannot configure the container's interfaces: ${firstLine(r.stderr) || `exit ${r.code}`}`);
 }
 
 export async function deleteLinks(names: string[]): Promise<void> {
@@ -175,9 +177,12 @@ function writeSysctl(path: string, value: string): void {
     if (readFileSync(path, 'utf8').trim() === value) return;
     writeFileSync(path, value);
   } catch (err) {
-    throw new SystemError(`cannot set ${path.replace('/proc/sys/', '').replaceAll('/', '.')} = ${value}: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw new SystemError(
+      `cannot set ${path.replace('/proc/sys/', '').replaceAll('/', '.')} = ${value}: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
   }
 }
 

@@ -3,6 +3,7 @@
 // affected networks are regenerated from the database and rewritten in place. Callers hold
 // the write lock (writeTx) so that two rewrites never interleave with stale reads.
 import type { DB } from '../store/db.js';
+import { getContainer } from '../store/containers.js';
 import { endpointsOfContainer, getNetSettings, getNetworkById, membersOfNetwork, type EndpointRow } from '../store/networks.js';
 import { log } from '../util/log.js';
 import { buildHosts, etcPaths, writeInPlace } from './etcfiles.js';
@@ -55,9 +56,8 @@ export function refreshHosts(db: DB, networkIds: string[], extra: string[] = [])
     if (!net || net.is_default === 1) continue;
     for (const m of membersOfNetwork(db, nid)) if (m.container_name !== null) ids.add(m.container_id);
   }
-  const nameOf = db.prepare('SELECT name FROM containers WHERE id = ?');
   for (const id of ids) {
-    const row = nameOf.get(id) as { name: string } | undefined;
+    const row = getContainer(db, id);
     const s = getNetSettings(db, id);
     if (!row || !s) continue;
     const text = hostsContent(db, id, row.name);

@@ -4,7 +4,13 @@
 // batch, which the kernel applies atomically. The caller holds the SQLite write lock while
 // reading the state and running nft, so two processes never interleave their rewrites.
 import type { DB } from '../store/db.js';
-import { attachedContainerIds, endpointsOfContainer, getNetworkById, listNetworkRows, portMappingsOfContainer } from '../store/networks.js';
+import {
+  attachedContainerIds,
+  endpointsOfContainer,
+  getNetworkById,
+  listNetworkRows,
+  portMappingsOfContainer,
+} from '../store/networks.js';
 import { SystemError } from '../util/errors.js';
 import { execInputSync, firstLine } from '../util/exec.js';
 
@@ -93,7 +99,13 @@ export function natState(db: DB, table: string): NatState {
     const ep = eps.find((e) => getNetworkById(db, e.network_id)?.internal === 0) ?? eps[0];
     if (!ep) continue;
     for (const p of portMappingsOfContainer(db, id))
-      ports.push({ proto: p.proto, hostIp: p.host_ip, hostPort: p.host_port, address: ep.address, containerPort: p.container_port });
+      ports.push({
+        proto: p.proto,
+        hostIp: p.host_ip,
+        hostPort: p.host_port,
+        address: ep.address,
+        containerPort: p.container_port,
+      });
   }
   ports.sort((a, b) => (a.hostIp === '' ? 1 : 0) - (b.hostIp === '' ? 1 : 0) || a.hostPort - b.hostPort);
   return { table, networks, ports };

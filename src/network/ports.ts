@@ -153,7 +153,10 @@ export function ephemeralRange(): [number, number] {
 }
 
 /** Two bindings clash when protocol and port match and either side covers every address. */
-export function clashes(a: { proto: string; hostIp: string; port: number }, b: { proto: string; hostIp: string; port: number }): boolean {
+export function clashes(
+  a: { proto: string; hostIp: string; port: number },
+  b: { proto: string; hostIp: string; port: number },
+): boolean {
   return a.proto === b.proto && a.port === b.port && (a.hostIp === '' || b.hostIp === '' || a.hostIp === b.hostIp);
 }
 
@@ -192,8 +195,7 @@ export function assignPorts(
       } else if (s.containerStart === s.containerEnd && s.hostEnd > s.hostStart) {
         let p = s.hostStart;
         while (p <= s.hostEnd && !free(s.proto, s.hostIp, p)) p++;
-        if (p > s.hostEnd)
-          throw conflict(`every host port of ${s.hostStart}-${s.hostEnd}/${s.proto} is already in use`);
+        if (p > s.hostEnd) throw conflict(`every host port of ${s.hostStart}-${s.hostEnd}/${s.proto} is already in use`);
         take(s.proto, s.hostIp, p, cp);
       } else {
         const hp = s.hostStart + (cp - s.containerStart);

@@ -58,7 +58,8 @@ export function parseAddHost(v: string): [string, string] {
   const name = v.slice(0, i);
   const addr = v.slice(i + 1);
   if (!HOSTNAME_LIKE.test(name)) throw new UsageError(`invalid --add-host "${v}": bad host name "${name}"`);
-  if (addr !== 'host-gateway' && !isIpv4(addr)) throw new UsageError(`invalid --add-host "${v}": "${addr}" is not an IPv4 address`);
+  if (addr !== 'host-gateway' && !isIpv4(addr))
+    throw new UsageError(`invalid --add-host "${v}": "${addr}" is not an IPv4 address`);
   return [name, addr];
 }
 
@@ -105,7 +106,8 @@ export function parseNetworkRequest(input: NetworkRequestInput): NetworkRequest 
   for (const a of aliases) if (!HOSTNAME_LIKE.test(a)) throw new UsageError(`invalid --network-alias "${a}"`);
 
   if (kind === 'container') {
-    if (dns.length || dnsSearch.length || dnsOptions.length) throw new UsageError(`conflicting options: dns and --network ${mode}`);
+    if (dns.length || dnsSearch.length || dnsOptions.length)
+      throw new UsageError(`conflicting options: dns and --network ${mode}`);
     if (addHosts.length) throw new UsageError(`conflicting options: --add-host and --network ${mode}`);
     if (hostname) throw new UsageError(`conflicting options: --hostname and --network ${mode}`);
   }

@@ -7,6 +7,8 @@ export interface ExitRecord {
   signal: number | null;
   oomKilled: boolean;
   finishedAt: string;
+  /** The host pid of the init that exited (monitors since issue 3 write it). */
+  pid?: number | undefined;
 }
 
 export function exitFilePath(runDir: string): string {
@@ -22,6 +24,7 @@ export function readExitFile(runDir: string): ExitRecord | undefined {
       signal: typeof r.signal === 'number' ? r.signal : null,
       oomKilled: Boolean(r.oomKilled),
       finishedAt: typeof r.finishedAt === 'string' ? r.finishedAt : new Date().toISOString(),
+      pid: typeof r.pid === 'number' ? r.pid : undefined,
     };
   } catch {
     return undefined;

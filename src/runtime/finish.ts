@@ -9,7 +9,12 @@ import type { ExitRecord } from './exitfile.js';
 import { detachNetwork } from './network.js';
 import { cgroupParent } from './start.js';
 
-export async function finishContainer(ctx: Context, row: ContainerRow, rec: ExitRecord, error: string | null = null): Promise<ContainerRow> {
+export async function finishContainer(
+  ctx: Context,
+  row: ContainerRow,
+  rec: ExitRecord,
+  error: string | null = null,
+): Promise<ContainerRow> {
   try {
     await openContainerCgroup(detectCgroups(), row.id, cgroupParent()).remove();
   } catch (err) {

@@ -8,10 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import { ExecError, SystemError, TscError } from '../util/errors.js';
 import { packageRoot } from '../util/paths.js';
 
-export type HelperMessage =
-  | { type: 'pid'; pid: number }
-  | { type: 'started' }
-  | { type: 'error'; code: number; message: string };
+export type HelperMessage = { type: 'pid'; pid: number } | { type: 'started' } | { type: 'error'; code: number; message: string };
 
 export function helperPath(): string {
   const p = process.env['TSCONTAINER_HELPER'] ?? join(packageRoot(), 'native', 'build', 'tscontainer-helper');
@@ -37,10 +34,13 @@ export interface SpawnOptions {
   args: string[];
   /** Attached: the helper shares our stdin/stdout/stderr. Detached: own session, no stdio. */
   attached: boolean;
+  /** The helper's environment (default: ours); its exit command inherits it. */
+  env?: NodeJS.ProcessEnv;
 }
 
-export function spawnHelper({ args, attached }: SpawnOptions): HelperProcess {
+export function spawnHelper({ args, attached, env }: SpawnOptions): HelperProcess {
   const child = spawn(helperPath(), args, {
+    env: env ?? process.env,
     stdio: [attached ? 'inherit' : 'ignore', attached ? 'inherit' : 'ignore', attached ? 'inherit' : 'ignore', 'pipe', 'pipe'],
     // Always its own session: terminal signals reach only the CLI, which forwards them, so the
     // container never gets one twice; and the monitor outlives the CLI.

@@ -1,18 +1,21 @@
 // stop, kill, restart, pause, unpause and wait: the state changes of a container that already
 // exists, each checked against the kernel first (reconcile) so that a command never acts on a
 // row that only claims to run.
-import { watch, type FSWatcher } from 'node:fs';
 import type { Context } from '../cli/context.js';
 import { detectCgroups, openContainerCgroup, type ContainerCgroup } from '../cgroups/index.js';
-import { getContainer, setContainerState, type ContainerRow } from '../store/containers.js';
+import { getContainer, getContainerByName, renameContainer, setContainerState, type ContainerRow } from '../store/containers.js';
+import { endpointsOfContainer } from '../store/networks.js';
+import { refreshHosts } from '../network/names.js';
 import { writeTx } from '../store/db.js';
-import { ConflictError, EXIT_MANAGEMENT, NotFoundError, UsageError } from '../util/errors.js';
+import { ConflictError, EXIT_MANAGEMENT, NotFoundError, TscError, UsageError, toTscError } from '../util/errors.js';
+import { validateName } from './options.js';
 import type { ContainerConfig } from './config.js';
 import { killContainer, parseSignal, waitForExit } from './kill.js';
 import { isSameProcess } from './proc.js';
 import { reconcile } from './reconcile.js';
 import { startDetached } from './run.js';
 import { cgroupParent } from './start.js';
+import { changeOrTimeout } from '../util/watch.js';
 
 export function isLive(row: ContainerRow): boolean {
   return row.state === 'running' || row.state === 'paused';
@@ -135,8 +138,10 @@ export async function unpauseContainer(ctx: Context, row: ContainerRow): Promise
 
 /** For exec and friends: the one sentence when the container cannot take a new process. */
 export function assertRunningNotPaused(row: ContainerRow, verb = 'exec into'): void {
-  if (row.state === 'paused') throw new ConflictError(`cannot ${verb} container ${row.name}: it is paused; unpause it first`, EXIT_MANAGEMENT);
-  if (row.state !== 'running') throw new ConflictError(`cannot ${verb} container ${row.name}: it is not running`, EXIT_MANAGEMENT);
+  if (row.state === 'paused')
+    throw new ConflictError(`cannot ${verb} container ${row.name}: it is paused; unpause it first`, EXIT_MANAGEMENT);
+  if (row.state !== 'running')
+    throw new ConflictError(`cannot ${verb} container ${row.name}: it is not running`, EXIT_MANAGEMENT);
 }
 
 /**
@@ -153,27 +158,40 @@ export async function waitContainer(ctx: Context, row: ContainerRow, opts: { sig
     const cur = await reconcile(ctx, now);
     if (cur.state === 'exited') return cur.exit_code ?? 0;
     if (opts.signal?.aborted) throw new ConflictError(`stopped waiting for container ${row.name}`, EXIT_MANAGEMENT);
-    await nextEvent(ctx.layout.runContainer(row.id), isLive(cur) ? 1000 : 250, opts.signal);
+    await changeOrTimeout(ctx.layout.runContainer(row.id), isLive(cur) ? 1000 : 250, opts.signal);
   }
 }
 
-/** Resolves on the first change in `dir` (or its creation), or after `ms`. */
-function nextEvent(dir: string, ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    let w: FSWatcher | undefined;
-    const done = () => {
-      clearTimeout(timer);
-      w?.close();
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    try {
-      w = watch(dir, done);
-      w.on('error', () => undefined);
-    } catch {
-      /* no run dir yet: fall back to the timer */
+/** docker rename: the name rules of create, unique among all containers, checked and written in
+ *  one immediate transaction; peers on user networks see the new name in their /etc/hosts. */
+export function renameContainerTo(ctx: Context, row: ContainerRow, newName: string): void {
+  let name: string;
+  try {
+    name = validateName(newName);
+  } catch (err) {
+    throw new TscError(toTscError(err).message, EXIT_MANAGEMENT);
+  }
+  const db = ctx.db();
+  writeTx(db, () => {
+    const cur = getContainer(db, row.id);
+    if (!cur) throw new NotFoundError(`No such container: ${row.name}`, EXIT_MANAGEMENT);
+    if (cur.name === name)
+      throw new ConflictError(`renaming container ${cur.name}: the new name is the same as the old one`, EXIT_MANAGEMENT);
+    const other = getContainerByName(db, name);
+    if (other) {
+      throw new ConflictError(
+        `the container name "/${name}" is already in use by container "${other.id}": remove or rename that container to reuse the name`,
+        EXIT_MANAGEMENT,
+      );
     }
-    signal?.addEventListener('abort', done);
+    renameContainer(db, cur.id, name);
   });
+  try {
+    refreshHosts(
+      db,
+      endpointsOfContainer(db, row.id).map((e) => e.network_id),
+    );
+  } catch {
+    /* the hosts files are rewritten again at the next start of each peer */
+  }
 }

@@ -1,12 +1,13 @@
 // `logs`: reads the monitor's JSON-lines log (docker's json-file format, one object a line:
 // {"log":"text\n","stream":"stdout","time":"2026-11-21T23:59:01.123456789Z"}), filters it by
 // --since/--until/--tail, and with -f follows the file until the container has exited.
-import { closeSync, fstatSync, openSync, readSync, watch, type FSWatcher } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { Context } from '../cli/context.js';
 import { getContainer, type ContainerRow } from '../store/containers.js';
 import { UsageError } from '../util/errors.js';
 import { reconcile } from './reconcile.js';
 import { logPath } from './start.js';
+import { changeOrTimeout } from '../util/watch.js';
 
 export interface LogEntry {
   stream: 'stdout' | 'stderr';
@@ -37,7 +38,15 @@ export function timeNs(iso: string): bigint | undefined {
   return BigInt(ms) * 1_000_000n + BigInt((m[2] ?? '').padEnd(9, '0') || '0');
 }
 
-const UNIT_NS: Record<string, bigint> = { ns: 1n, us: 1_000n, 'µs': 1_000n, ms: 1_000_000n, s: 1_000_000_000n, m: 60_000_000_000n, h: 3_600_000_000_000n };
+const UNIT_NS: Record<string, bigint> = {
+  ns: 1n,
+  us: 1_000n,
+  µs: 1_000n,
+  ms: 1_000_000n,
+  s: 1_000_000_000n,
+  m: 60_000_000_000n,
+  h: 3_600_000_000_000n,
+};
 
 /**
  * docker's --since/--until value as nanoseconds since the epoch: a Go duration relative to now
@@ -174,24 +183,4 @@ export async function containerLogs(ctx: Context, row: ContainerRow, o: LogsOpti
     }
     await changeOrTimeout(dir, 500, o.signal);
   }
-}
-
-function changeOrTimeout(dir: string, ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    let w: FSWatcher | undefined;
-    const done = () => {
-      clearTimeout(timer);
-      w?.close();
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    try {
-      w = watch(dir, done);
-      w.on('error', () => undefined);
-    } catch {
-      /* fall back to polling */
-    }
-    signal?.addEventListener('abort', done);
-  });
 }

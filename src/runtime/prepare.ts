@@ -62,7 +62,7 @@ export async function prepareCreate(ctx: Context, imageRef: string, command: str
   if (flags.workdir !== undefined && !flags.workdir.startsWith('/')) {
     throw new UsageError(`invalid working directory "${flags.workdir}": it must be an absolute path`);
   }
-  if (flags.tty && flags.interactive && !process.stdin.isTTY) {
+  if (flags.tty && flags.interactive && !flags.detach && !process.stdin.isTTY) {
     throw new UsageError('the input device is not a TTY: drop -t, or run from a terminal');
   }
 
@@ -111,12 +111,14 @@ export async function prepareCreate(ctx: Context, imageRef: string, command: str
   };
 }
 
-/** Numeric uid[:gid]. User and group names are looked up in the image's /etc/passwd. */
+/**
+ * The user spec is resolved by the helper inside the container, against the image's own
+ * /etc/passwd and /etc/group (as runc does): names work, and an unknown one fails the start
+ * with docker's sentence. Here only its shape is checked; `user` keeps the numbers when the
+ * spec is numeric (for inspect), else 0 until the helper resolves it.
+ */
 function resolveUser(spec: string): ContainerConfig['user'] {
   const { user, group } = parseUserSpec(spec);
-  if (!/^\d+$/.test(user) || (group !== undefined && !/^\d+$/.test(group))) {
-    throw new UsageError(`user "${spec}": only numeric uid[:gid] is supported so far`);
-  }
-  const uid = Number(user);
-  return { uid, gid: group !== undefined ? Number(group) : 0, additionalGids: [] };
+  const num = (s: string | undefined) => (s !== undefined && /^\d+$/.test(s) ? Number(s) : 0);
+  return { uid: num(user), gid: num(group), additionalGids: [] };
 }

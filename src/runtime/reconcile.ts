@@ -31,11 +31,16 @@ export async function reconcile(ctx: Context, row: ContainerRow): Promise<Contai
     const late = readExitFile(ctx.layout.runContainer(row.id));
     if (late) return finishContainer(ctx, row, late);
   }
+  // A live monitor that wrote nothing means the recorded process is not the container's any
+  // more (its pid was reused, or the row's start time is wrong): never show it as running.
+  const monitorAlive = row.monitor_pid !== null && isSameProcess(row.monitor_pid, row.monitor_start);
   return finishContainer(
     ctx,
     row,
     { exitCode: 255, signal: null, oomKilled: false, finishedAt: new Date().toISOString() },
-    'the container exited while its monitor was not running: exit status unknown',
+    monitorAlive
+      ? "the container's process is gone (its pid belongs to another process now) and its monitor recorded no exit: exit status unknown"
+      : 'the container exited while its monitor was not running: exit status unknown',
   );
 }
 

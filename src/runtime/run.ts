@@ -7,6 +7,7 @@ import { readExitFile, type ExitRecord } from './exitfile.js';
 import { finishContainer } from './finish.js';
 import { removeStopped } from './remove.js';
 import { startContainer, type Started } from './start.js';
+import type { HelperProcess } from './helper.js';
 import { mark } from '../util/trace.js';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
@@ -14,6 +15,25 @@ const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', '
 export interface AttachOptions {
   stdin: boolean;
   autoRemove: boolean;
+}
+
+/**
+ * Forwards the signals the CLI receives to the helper (which passes them on to the
+ * container; SIGWINCH makes it copy our terminal's size to the container's). Returns the undo.
+ */
+export function forwardSignals(helper: HelperProcess): () => void {
+  const forward = (sig: NodeJS.Signals) => () => {
+    try {
+      helper.child.kill(sig);
+    } catch {
+      /* the monitor is gone; its exit is on its way */
+    }
+  };
+  const handlers = FORWARDED.map((sig) => [sig, forward(sig)] as const);
+  for (const [sig, h] of handlers) process.on(sig, h);
+  return () => {
+    for (const [sig, h] of handlers) process.off(sig, h);
+  };
 }
 
 /** Starts `row` attached and waits for it; returns the exit code to exit with. */
@@ -26,18 +46,10 @@ export async function startAttached(ctx: Context, row: ContainerRow, opts: Attac
     throw err;
   }
   const { helper } = started;
-  const forward = (sig: NodeJS.Signals) => () => {
-    try {
-      helper.child.kill(sig);
-    } catch {
-      /* the monitor is gone; its exit is on its way */
-    }
-  };
-  const handlers = FORWARDED.map((sig) => [sig, forward(sig)] as const);
-  for (const [sig, h] of handlers) process.on(sig, h);
+  const stopForwarding = forwardSignals(helper);
   const code = await helper.exited;
   mark('monitor exited');
-  for (const [sig, h] of handlers) process.off(sig, h);
+  stopForwarding();
 
   const rec: ExitRecord = readExitFile(ctx.layout.runContainer(row.id)) ?? {
     exitCode: code,

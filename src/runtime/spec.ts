@@ -87,8 +87,12 @@ export interface SpecInputs {
   netns?: 'host' | { path: string } | undefined;
 }
 
+/** The annotation carrying the user spec the helper resolves inside the container. */
+export const USER_ANNOTATION = 'org.tscontainer.user';
+
 export function buildSpec({ config, rootfs, etcFiles, netns }: SpecInputs): OciSpec {
-  const root = config.user.uid === 0;
+  // With a user spec the helper decides: it clears effective/permitted for a non-root user.
+  const root = Boolean(config.userSpec) || config.user.uid === 0;
   const caps = config.capabilities;
   const namespaces: { type: string; path?: string }[] = [
     { type: 'pid' },
@@ -154,6 +158,7 @@ export function buildSpec({ config, rootfs, etcFiles, netns }: SpecInputs): OciS
       'org.tscontainer.rootfs.source': rootfs.spec.source,
       'org.tscontainer.rootfs.data': rootfs.spec.data,
       ...(rootfs.spec.cwd ? { 'org.tscontainer.rootfs.cwd': rootfs.spec.cwd } : {}),
+      ...(config.userSpec ? { [USER_ANNOTATION]: config.userSpec } : {}),
     },
   };
 }

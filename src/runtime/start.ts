@@ -1,6 +1,6 @@
 // `start`: the run path of ARCHITECTURE.md. Spec → helper create → cgroups and network while
 // the child waits → go → started. Whatever fails, everything made for this start is undone.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Context } from '../cli/context.js';
 import { createContainerCgroup, detectCgroups, type ContainerCgroup } from '../cgroups/index.js';
@@ -9,6 +9,7 @@ import { writeTx } from '../store/db.js';
 import { SystemError, TscError, toTscError } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { mark } from '../util/trace.js';
+import { packageRoot } from '../util/paths.js';
 import type { ContainerConfig } from './config.js';
 import { clearExitFile } from './exitfile.js';
 import { openGraph } from './graph.js';
@@ -53,7 +54,12 @@ export async function startContainer(ctx: Context, row: ContainerRow, io: StartI
     mark('network prepared');
     const driver = openGraph(ctx, row.driver);
     const env = config.env.some((e) => e.startsWith('HOSTNAME=')) ? config.env : [...config.env, `HOSTNAME=${network.hostname}`];
-    const spec = buildSpec({ config: { ...config, hostname: network.hostname, env }, rootfs: driver.mountSpec(row.rw_layer), etcFiles: network.etcFiles, netns: network.netns });
+    const spec = buildSpec({
+      config: { ...config, hostname: network.hostname, env },
+      rootfs: driver.mountSpec(row.rw_layer),
+      etcFiles: network.etcFiles,
+      netns: network.netns,
+    });
     writeFileSync(join(dir, 'config.json'), JSON.stringify(spec));
 
     const cgroup = createContainerCgroup(detectCgroups(), row.id, config.limits, cgroupParent());
@@ -62,14 +68,19 @@ export async function startContainer(ctx: Context, row: ContainerRow, io: StartI
     const args = ['run', '--bundle', dir, '--state', runDir];
     if (!io.attached) args.push('--detach');
     if (config.tty) args.push('--tty');
-    if (io.attached && io.stdin) args.push('--stdin');
+    // Detached with -i, the monitor keeps the container's stdin open for `attach`.
+    if (io.attached ? io.stdin : config.openStdin) args.push('--stdin');
     // A foreground --rm container's log would be deleted with it: skip writing one.
     if (!(io.attached && config.autoRemove)) args.push('--log', logPath(ctx, row.id));
     const oom = cgroup.oomFile();
     if (oom) args.push('--oom-file', oom);
 
+    // Detached, nobody waits for the exit: the monitor runs `container cleanup` when it comes.
+    const exit = io.attached ? undefined : exitCommand(ctx, row.id);
+    if (exit) args.push(...exit.args);
+
     mark('spec written, cgroup made');
-    helper = spawnHelper({ args, attached: io.attached });
+    helper = spawnHelper({ args, attached: io.attached, env: exit?.env });
     const h = helper;
     undo.push(async () => {
       h.abort();
@@ -128,12 +139,35 @@ function recordStartFailure(ctx: Context, row: ContainerRow, e: TscError): void 
   const db = ctx.db();
   try {
     writeTx(db, () =>
-      markExited(db, row.id, { exit_code: e.exitCode, oom_killed: false, finished_at: new Date().toISOString(), error: e.message }),
+      markExited(db, row.id, {
+        exit_code: e.exitCode,
+        oom_killed: false,
+        finished_at: new Date().toISOString(),
+        error: e.message,
+      }),
     );
     if (row.state === 'created') setContainerState(db, row.id, 'created');
   } catch {
     /* the row may already be gone (rm -f raced us) */
   }
+}
+
+/**
+ * The monitor's exit command for a detached container (as conmon's --exit-command):
+ * `node <bundle> --root <root> container cleanup <id>`, with an explicit environment: PATH,
+ * and every TSCONTAINER_* variable (cgroup parent, bridge, nft table of tests...) with both
+ * roots spelled out, so the clean-up acts on exactly what this CLI acted on.
+ */
+export function exitCommand(ctx: Context, id: string): { args: string[]; env: NodeJS.ProcessEnv } {
+  const bundled = join(packageRoot(), 'dist', 'tscontainer.js');
+  const script = existsSync(bundled) ? bundled : (process.argv[1] ?? bundled);
+  const cli = [script, '--root', ctx.roots.state, 'container', 'cleanup', id];
+  const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin' };
+  for (const [k, v] of Object.entries(process.env)) if (k.startsWith('TSCONTAINER_') && v !== undefined) env[k] = v;
+  env['TSCONTAINER_ROOT'] = ctx.roots.state;
+  env['TSCONTAINER_RUN_ROOT'] = ctx.roots.run;
+  delete env['TSCONTAINER_TRACE'];
+  return { args: ['--exit-command', process.execPath, ...cli.flatMap((a) => ['--exit-arg', a])], env };
 }
 
 /** Tests put their cgroups under a parent of their own. */

@@ -49,9 +49,7 @@ export function getContainerByName(db: DB, name: string): ContainerRow | undefin
 
 /** Up to two containers whose id starts with `prefix` (two means ambiguous). */
 export function containersByIdPrefix(db: DB, prefix: string): ContainerRow[] {
-  return db
-    .prepare('SELECT * FROM containers WHERE id >= ? AND id < ? LIMIT 2')
-    .all(prefix, `${prefix}\uffff`) as ContainerRow[];
+  return db.prepare('SELECT * FROM containers WHERE id >= ? AND id < ? LIMIT 2').all(prefix, `${prefix}\uffff`) as ContainerRow[];
 }
 
 export function nameTaken(db: DB, name: string): boolean {
@@ -108,7 +106,10 @@ export function deleteContainer(db: DB, id: string): void {
 
 export function countContainersByState(db: DB): Record<ContainerState, number> {
   const out: Record<ContainerState, number> = { created: 0, running: 0, paused: 0, exited: 0, removing: 0 };
-  for (const r of db.prepare('SELECT state, count(*) AS n FROM containers GROUP BY state').all() as { state: ContainerState; n: number }[]) {
+  for (const r of db.prepare('SELECT state, count(*) AS n FROM containers GROUP BY state').all() as {
+    state: ContainerState;
+    n: number;
+  }[]) {
     out[r.state] = r.n;
   }
   return out;
@@ -128,4 +129,8 @@ export function findContainer(db: DB, ref: string, exitCode = EXIT_MANAGEMENT): 
     if (matches.length > 1) throw new NotFoundError(`multiple containers match "${ref}": give more of the id`, exitCode);
   }
   throw new NotFoundError(`No such container: ${ref}`, exitCode);
+}
+
+export function allContainerIds(db: DB): Set<string> {
+  return new Set((db.prepare('SELECT id FROM containers').all() as { id: string }[]).map((r) => r.id));
 }

@@ -42,9 +42,10 @@ export function imageIdForTag(db: DB, name: string): string | undefined {
 
 /** Points `name` at `imageId`, moving the tag if it pointed elsewhere. */
 export function setTag(db: DB, name: string, imageId: string): void {
-  db.prepare(
-    'INSERT INTO tags (name, image_id) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id',
-  ).run(name, imageId);
+  db.prepare('INSERT INTO tags (name, image_id) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id').run(
+    name,
+    imageId,
+  );
 }
 
 export function deleteTag(db: DB, name: string): boolean {
@@ -76,9 +77,10 @@ export function containersUsingImage(db: DB, imageId: string): number {
 
 /** Containers (id and state) created from an image, newest first. */
 export function containersOfImage(db: DB, imageId: string): { id: string; state: string }[] {
-  return db
-    .prepare('SELECT id, state FROM containers WHERE image_id = ? ORDER BY created_at DESC')
-    .all(imageId) as { id: string; state: string }[];
+  return db.prepare('SELECT id, state FROM containers WHERE image_id = ? ORDER BY created_at DESC').all(imageId) as {
+    id: string;
+    state: string;
+  }[];
 }
 
 export function countImages(db: DB): number {

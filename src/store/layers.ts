@@ -65,11 +65,24 @@ export function driversInUse(db: DB): string[] {
 /** True when an image uses the layer as its top layer or another layer has it as parent. */
 export function layerReferenced(db: DB, chainId: string): boolean {
   return (
-    db
-      .prepare(
-        `SELECT EXISTS (SELECT 1 FROM images WHERE top_layer = @id)
+    (
+      db
+        .prepare(
+          `SELECT EXISTS (SELECT 1 FROM images WHERE top_layer = @id)
              OR EXISTS (SELECT 1 FROM layers WHERE parent = @id) AS used`,
-      )
-      .get({ id: chainId }) as { used: number }
-  ).used === 1;
+        )
+        .get({ id: chainId }) as { used: number }
+    ).used === 1
+  );
+}
+
+/** Every driver directory a row names: image layers and containers' -init and rw layers. */
+export function usedCacheIds(db: DB): Set<string> {
+  const ids = new Set<string>();
+  for (const r of db.prepare('SELECT cache_id FROM layers').all() as { cache_id: string }[]) ids.add(r.cache_id);
+  for (const r of db.prepare('SELECT init_layer, rw_layer FROM containers').all() as { init_layer: string; rw_layer: string }[]) {
+    ids.add(r.init_layer);
+    ids.add(r.rw_layer);
+  }
+  return ids;
 }

@@ -94,15 +94,12 @@ export function insertEndpoint(db: DB, row: EndpointRow): void {
 }
 
 export function endpointsOfContainer(db: DB, containerId: string): EndpointRow[] {
-  return db
-    .prepare('SELECT * FROM endpoints WHERE container_id = ? ORDER BY ifname')
-    .all(containerId) as EndpointRow[];
+  return db.prepare('SELECT * FROM endpoints WHERE container_id = ? ORDER BY ifname').all(containerId) as EndpointRow[];
 }
 
 export function getEndpoint(db: DB, networkId: string, containerId: string): EndpointRow | undefined {
-  return db
-    .prepare('SELECT * FROM endpoints WHERE network_id = ? AND container_id = ?')
-    .get(networkId, containerId) as EndpointRow | undefined;
+  return db.prepare('SELECT * FROM endpoints WHERE network_id = ? AND container_id = ?').get(networkId, containerId) as
+    EndpointRow | undefined;
 }
 
 export function takenAddresses(db: DB, networkId: string): number[] {
@@ -127,9 +124,9 @@ export function allEndpoints(db: DB): EndpointRow[] {
 /** Endpoints whose container row no longer exists (crash between allocation and start, lost rm). */
 export function orphanEndpoints(db: DB, networkId?: string): EndpointRow[] {
   const sql = `SELECT e.* FROM endpoints e WHERE NOT EXISTS (SELECT 1 FROM containers c WHERE c.id = e.container_id)`;
-  return (networkId === undefined
-    ? db.prepare(sql).all()
-    : db.prepare(`${sql} AND e.network_id = ?`).all(networkId)) as EndpointRow[];
+  return (
+    networkId === undefined ? db.prepare(sql).all() : db.prepare(`${sql} AND e.network_id = ?`).all(networkId)
+  ) as EndpointRow[];
 }
 
 export function deleteEndpoint(db: DB, networkId: string, containerId: string): void {
@@ -208,9 +205,7 @@ export function deleteNetSettings(db: DB, containerId: string): void {
 export function attachedContainerIds(db: DB): string[] {
   return (
     db
-      .prepare(
-        `SELECT s.container_id FROM net_settings s JOIN containers c ON c.id = s.container_id WHERE s.attached = 1`,
-      )
+      .prepare(`SELECT s.container_id FROM net_settings s JOIN containers c ON c.id = s.container_id WHERE s.attached = 1`)
       .all() as { container_id: string }[]
   ).map((r) => r.container_id);
 }

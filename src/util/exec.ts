@@ -31,5 +31,11 @@ export function execInputSync(cmd: string, args: string[], input: string): ExecR
 }
 
 export function firstLine(s: string): string {
-  return s.trim().split('\n').find((l) => l.trim() !== '')?.trim() ?? '';
+  return (
+    s
+      .trim()
+      .split('\n')
+      .find((l) => l.trim() !== '')
+      ?.trim() ?? ''
+  );
 }

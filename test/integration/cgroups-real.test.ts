@@ -50,7 +50,9 @@ describe.skipIf(skip !== undefined)(`cgroups on the real kernel${skip ? ` (skipp
   }
 
   /** A shell that waits for a line on stdin (so it is in the group before it does anything). */
-  function shell(script: string): ChildProcess & { done: Promise<{ code: number | null; signal: string | null; stderr: string }> } {
+  function shell(
+    script: string,
+  ): ChildProcess & { done: Promise<{ code: number | null; signal: string | null; stderr: string }> } {
     const child = spawn('sh', ['-c', `read _go; ${script}`], { stdio: ['pipe', 'ignore', 'pipe'] });
     children.push(child);
     let stderr = '';
@@ -130,7 +132,9 @@ describe.skipIf(skip !== undefined)(`cgroups on the real kernel${skip ? ` (skipp
       expect(file(d, 'cpu.weight')).toBe(String(sharesToWeight(512)));
       expect(file(d, 'cpuset.cpus')).toBe('0');
       expect(file(d, 'pids.max')).toBe('50');
-      expect(file(join(d!, '..'), 'cgroup.subtree_control').split(' ')).toEqual(expect.arrayContaining(['memory', 'pids', 'cpu']));
+      expect(file(join(d!, '..'), 'cgroup.subtree_control').split(' ')).toEqual(
+        expect.arrayContaining(['memory', 'pids', 'cpu']),
+      );
     }
   });
 

@@ -2,7 +2,19 @@
 // same tree through an overlay mount and through vfs copies; diffs round-trip between drivers;
 // a chain of 150 layers mounts in one page.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chmodSync, chownSync, existsSync, linkSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { execa } from 'execa';
 import { OverlayDriver, LINK_DIR } from '../../src/graph/overlay.js';
 import { VfsDriver } from '../../src/graph/vfs.js';
@@ -100,7 +112,9 @@ describe.skipIf(!isRoot)('graph drivers (root)', () => {
     } finally {
       await ops.close();
     }
-    const wh = readdirSync(`${ov.home}/top/diff`, { withFileTypes: true }).filter((e) => e.isCharacterDevice()).map((e) => e.name);
+    const wh = readdirSync(`${ov.home}/top/diff`, { withFileTypes: true })
+      .filter((e) => e.isCharacterDevice())
+      .map((e) => e.name);
     expect(wh.sort()).toEqual(['del.txt', 'rmdir']);
 
     const merged = await ov.mount('top');
@@ -261,7 +275,10 @@ describe.skipIf(!isRoot)('graph drivers (root)', () => {
     await vfs.create('top', 'base');
     await vfs.remove('top');
     expect(vfs.exists('top')).toBe(false);
-    expect(vfs.mountSpec('base')).toEqual({ spec: { type: 'bind', source: vfs.dir('base'), data: 'rbind' }, target: vfs.dir('base') });
+    expect(vfs.mountSpec('base')).toEqual({
+      spec: { type: 'bind', source: vfs.dir('base'), data: 'rbind' },
+      target: vfs.dir('base'),
+    });
   });
 
   it('refuses malicious tars on overlay too, leaving nothing outside', async () => {
@@ -271,8 +288,14 @@ describe.skipIf(!isRoot)('graph drivers (root)', () => {
     writeFileSync(`${outside}/victim`, 'original');
     const bad: TarEntry[][] = [
       [{ name: '../../outside/victim', content: 'evil' }],
-      [{ name: 'a', type: 'symlink', linkname: outside }, { name: 'a/victim', content: 'evil' }],
-      [{ name: 'up', type: 'symlink', linkname: '../../..' }, { name: 'up/outside/victim', content: 'evil' }],
+      [
+        { name: 'a', type: 'symlink', linkname: outside },
+        { name: 'a/victim', content: 'evil' },
+      ],
+      [
+        { name: 'up', type: 'symlink', linkname: '../../..' },
+        { name: 'up/outside/victim', content: 'evil' },
+      ],
       [{ name: 'h', type: 'link', linkname: '../../../outside/victim' }],
       [{ name: '.wh...' }],
       [{ name: 's', type: 'symlink', linkname: outside }, { name: 's/.wh.victim' }],

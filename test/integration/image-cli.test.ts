@@ -249,20 +249,28 @@ describe.skipIf(!isRoot)('import', () => {
     expect(a!.RepoTags).toEqual(['myimg:1']);
     expect(b!.RepoTags).toEqual([]);
     expect(count(r, 'layers')).toBe(1);
-    const rows = ok(cli(r, ['images'])).trim().split('\n');
+    const rows = ok(cli(r, ['images']))
+      .trim()
+      .split('\n');
     expect(rows).toHaveLength(3);
     expect(rows.some((l) => /^myimg\s+1\s+/.test(l))).toBe(true);
     expect(rows.some((l) => /^<none>\s+<none>\s+/.test(l))).toBe(true);
-    const json = ok(cli(r, ['images', '--format', 'json'])).trim().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
+    const json = ok(cli(r, ['images', '--format', 'json']))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, string>);
     expect(json.find((j) => j['Repository'] === 'myimg')).toMatchObject({ Tag: '1', ID: id1.slice(7, 19) });
     expect(ok(cli(r, ['images', '--format', '{{.Repository}}:{{.Tag}}', 'myimg'])).trim()).toBe('myimg:1');
   });
 
   it('imports from stdin with --change', () => {
     const r = newRoot();
-    const t = rootfsTar(r, { 'x': 'y' });
+    const t = rootfsTar(r, { x: 'y' });
     const id = ok(cli(r, ['import', '-c', 'CMD ["/x"]', '-c', 'ENV A=b', '-', 'fromstdin'], readFileSync(t))).trim();
-    const [i] = JSON.parse(ok(cli(r, ['image', 'inspect', 'fromstdin']))) as { Id: string; Config: { Cmd: string[]; Env: string[] } }[];
+    const [i] = JSON.parse(ok(cli(r, ['image', 'inspect', 'fromstdin']))) as {
+      Id: string;
+      Config: { Cmd: string[]; Env: string[] };
+    }[];
     expect(i!.Id).toBe(id);
     expect(i!.Config.Cmd).toEqual(['/x']);
     expect(i!.Config.Env).toContain('A=b');
@@ -302,7 +310,7 @@ describe.skipIf(!isRoot)('import', () => {
 
   it('parallel imports of the same tar all succeed and share one layer', async () => {
     const r = newRoot();
-    const t = rootfsTar(r, { 'big': 'z'.repeat(2_000_000), 'small': 's' });
+    const t = rootfsTar(r, { big: 'z'.repeat(2_000_000), small: 's' });
     ok(cli(r, ['images'])); // create the database first so the processes race on layers, not migrations
     const results = await Promise.all([1, 2, 3, 4, 5].map((k) => cliAsync(r, ['import', t, `par:${k}`])));
     for (const res of results) {
@@ -321,7 +329,10 @@ describe.skipIf(!isRoot)('tag, rmi, resolve', () => {
     const bb = await resolveImage(ctxOf(r), 'busybox');
     ok(cli(r, ['tag', 'busybox', 'myimg:1']));
     ok(cli(r, ['tag', bb.id.slice(7, 15), 'localhost:5000/a/b:v2']));
-    const tags = ok(cli(r, ['images', '--format', '{{.Repository}}:{{.Tag}}'])).trim().split('\n').sort();
+    const tags = ok(cli(r, ['images', '--format', '{{.Repository}}:{{.Tag}}']))
+      .trim()
+      .split('\n')
+      .sort();
     expect(tags).toEqual(['busybox:latest', 'localhost:5000/a/b:v2', 'myimg:1']);
     expect(ok(cli(r, ['rmi', 'myimg:1']))).toBe('Untagged: myimg:1\n');
     // an id with tags in two repositories needs -f
@@ -349,8 +360,15 @@ describe.skipIf(!isRoot)('tag, rmi, resolve', () => {
     expect(out).toMatch(/Total reclaimed space: /);
     expect(count(r, 'images')).toBe(1);
     expect(count(r, 'layers')).toBe(1);
-    expect(ok(cli(r, ['image', 'prune']))).toBe('Total reclaimed space: 0B\n');
-    expect(ok(cli(r, ['image', 'prune', '-a']))).toContain('untagged: busybox:latest');
+    expect(ok(cli(r, ['image', 'prune', '-f']))).toBe('Total reclaimed space: 0B\n');
+    // without -f it asks first, as docker does; no answer (closed stdin) means no
+    const declined = cli(r, ['image', 'prune', '-a']);
+    expect(declined.code).toBe(0);
+    expect(declined.stderr).toContain('Are you sure you want to continue? [y/N]');
+    expect(count(r, 'images')).toBe(1);
+    const agreed = cli(r, ['image', 'prune', '-a'], 'y\n');
+    expect(agreed.code).toBe(0);
+    expect(agreed.stdout).toContain('untagged: busybox:latest');
     expect(count(r, 'images')).toBe(0);
     expect(count(r, 'layers')).toBe(0);
   });
@@ -360,7 +378,9 @@ describe.skipIf(!isRoot)('tag, rmi, resolve', () => {
     const bb = await resolveImage(ctxOf(r), 'busybox');
     ok(cli(r, ['tag', 'busybox', 'other/repo:x']));
     const out = ok(cli(r, ['rmi', '-f', bb.id.slice(7, 19)]));
-    expect(out.split('\n')).toEqual(expect.arrayContaining(['Untagged: busybox:latest', 'Untagged: other/repo:x', `Deleted: ${bb.id}`]));
+    expect(out.split('\n')).toEqual(
+      expect.arrayContaining(['Untagged: busybox:latest', 'Untagged: other/repo:x', `Deleted: ${bb.id}`]),
+    );
     expect(count(r, 'layers')).toBe(0);
   });
 
@@ -378,12 +398,19 @@ describe.skipIf(!isRoot)('tag, rmi, resolve', () => {
       rw_layer: 'w'.repeat(32),
       created_at: new Date().toISOString(),
     });
-    fails(cli(r, ['rmi', 'busybox']), /conflict: unable to remove repository reference "busybox" \(must force\) - container cccccccccccc is using its referenced image/);
+    fails(
+      cli(r, ['rmi', 'busybox']),
+      /conflict: unable to remove repository reference "busybox" \(must force\) - container cccccccccccc is using its referenced image/,
+    );
     fails(cli(r, ['rmi', bb.id]), /must be forced\) - image is being used by stopped container cccccccccccc/);
     expect(ok(cli(r, ['rmi', '-f', 'busybox']))).toBe('Untagged: busybox:latest\n');
     expect(count(r, 'images')).toBe(1);
     expect(count(r, 'layers')).toBe(1);
-    expect(ok(cli(r, ['images'])).trim().split('\n')[1]).toMatch(/^<none>\s+<none>\s+/);
+    expect(
+      ok(cli(r, ['images']))
+        .trim()
+        .split('\n')[1],
+    ).toMatch(/^<none>\s+<none>\s+/);
     db(r).prepare("UPDATE containers SET state = 'running'").run();
     fails(cli(r, ['rmi', '-f', bb.id]), /cannot be forced\) - image is being used by running container/);
     db(r).prepare('DELETE FROM containers').run();

@@ -56,7 +56,9 @@ describe.skipIf(!isRoot)('tscontainer-helper run', () => {
     const r = await runContainer(scratch, defaultConfig(rootfs, ['nosuchcmd']));
     expect(r.code).toBe(127);
     expect(r.reports.at(-1)).toEqual({
-      type: 'error', code: 127, message: 'exec: "nosuchcmd": executable file not found in $PATH',
+      type: 'error',
+      code: 127,
+      message: 'exec: "nosuchcmd": executable file not found in $PATH',
     });
     expect(existsSync(path.join(r.state, 'exit.json'))).toBe(false);
   });
@@ -113,8 +115,10 @@ describe.skipIf(!isRoot)('tscontainer-helper run', () => {
   it('sets up /dev: devices, symlinks, devpts, shm, mqueue', async () => {
     const r = await runContainer(
       scratch,
-      sh('stat -c "%n %F %t,%T %a" /dev/null /dev/zero /dev/urandom /dev/tty; for l in fd stdin stdout stderr ptmx; do readlink /dev/$l; done; ' +
-        'grep -E " /dev/(pts|shm|mqueue) " /proc/mounts | cut -d" " -f2,3'),
+      sh(
+        'stat -c "%n %F %t,%T %a" /dev/null /dev/zero /dev/urandom /dev/tty; for l in fd stdin stdout stderr ptmx; do readlink /dev/$l; done; ' +
+          'grep -E " /dev/(pts|shm|mqueue) " /proc/mounts | cut -d" " -f2,3',
+      ),
     );
     expect(r.stdout).toBe(
       '/dev/null character special file 1,3 666\n/dev/zero character special file 1,5 666\n' +
@@ -127,11 +131,13 @@ describe.skipIf(!isRoot)('tscontainer-helper run', () => {
   it('masks paths and makes paths read-only; missing ones are skipped', async () => {
     const r = await runContainer(
       scratch,
-      sh('for f in /proc/kcore /proc/timer_list /proc/keys; do [ -e $f ] && echo "$f $(wc -c < $f)"; done; ' +
-        'ls -A /proc/acpi /sys/firmware | grep -v : | grep -c . ; ' +
-        'echo 1 > /proc/sys/kernel/ns_last_pid 2>/dev/null || echo sys-ro; ' +
-        '[ -e /proc/sysrq-trigger ] && { echo h > /proc/sysrq-trigger 2>/dev/null || echo sysrq-ro; }; ' +
-        'grep -E " /proc/(sys|sysrq-trigger) " /proc/mounts | cut -d" " -f2,4 | cut -d, -f1'),
+      sh(
+        'for f in /proc/kcore /proc/timer_list /proc/keys; do [ -e $f ] && echo "$f $(wc -c < $f)"; done; ' +
+          'ls -A /proc/acpi /sys/firmware | grep -v : | grep -c . ; ' +
+          'echo 1 > /proc/sys/kernel/ns_last_pid 2>/dev/null || echo sys-ro; ' +
+          '[ -e /proc/sysrq-trigger ] && { echo h > /proc/sysrq-trigger 2>/dev/null || echo sysrq-ro; }; ' +
+          'grep -E " /proc/(sys|sysrq-trigger) " /proc/mounts | cut -d" " -f2,4 | cut -d, -f1',
+      ),
     );
     const lines = r.stdout.trim().split('\n');
     const hostHas = (p: string) => existsSync(p);
@@ -257,11 +263,14 @@ describe.skipIf(!isRoot)('tscontainer-helper run', () => {
   it('writes a JSON-lines log, and only the log with --detach', async () => {
     const dir = scratch.dir();
     const log = path.join(dir, 'ctr.log');
-    const script = 'echo out; echo err >&2; printf \'q"uo\\\\te\\t\\001\\377\\n\'; printf partial';
+    const script = "echo out; echo err >&2; printf 'q\"uo\\\\te\\t\\001\\377\\n'; printf partial";
     const r = await runContainer(scratch, sh(script), { flags: ['--detach', '--log', log] });
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('');
-    const lines = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(log, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const byStream = (s: string) => lines.filter((l) => l.stream === s).map((l) => l.log);
     expect(byStream('stdout')).toEqual(['out\n', 'q"uo\\te\t\u0001\ufffd\n', 'partial']);
     expect(byStream('stderr')).toEqual(['err\n']);
@@ -308,7 +317,11 @@ describe.skipIf(!isRoot)('tscontainer-helper exec', () => {
   it('joins the container namespaces, user, cwd and env, and returns the exit code', async () => {
     const { pid, state } = await startSleeper();
     const file = processFile({
-      args: ['sh', '-c', 'echo $$ $(hostname) $(id -u) $(pwd) $FOO; for n in mnt uts ipc net pid cgroup; do readlink /proc/self/ns/$n; done; exit 7'],
+      args: [
+        'sh',
+        '-c',
+        'echo $$ $(hostname) $(id -u) $(pwd) $FOO; for n in mnt uts ipc net pid cgroup; do readlink /proc/self/ns/$n; done; exit 7',
+      ],
       env: ['PATH=/bin', 'FOO=bar'],
       cwd: '/tmp',
       user: { uid: 65534, gid: 65534 },
@@ -327,26 +340,59 @@ describe.skipIf(!isRoot)('tscontainer-helper exec', () => {
 
   it('relays stdin and reports exec failures', async () => {
     const { pid, state } = await startSleeper();
-    const cat = new Helper(scratch, ['exec', '--pid', String(pid), '--process', processFile({ args: ['cat'], env: ['PATH=/bin'] }), '--state', state, '--stdin']);
+    const cat = new Helper(scratch, [
+      'exec',
+      '--pid',
+      String(pid),
+      '--process',
+      processFile({ args: ['cat'], env: ['PATH=/bin'] }),
+      '--state',
+      state,
+      '--stdin',
+    ]);
     cat.input('piped\n');
     expect((await cat.exited).code).toBe(0);
     expect(cat.stdout).toBe('piped\n');
 
-    const missing = new Helper(scratch, ['exec', '--pid', String(pid), '--process', processFile({ args: ['nosuchcmd'], env: ['PATH=/bin'] }), '--state', state]);
+    const missing = new Helper(scratch, [
+      'exec',
+      '--pid',
+      String(pid),
+      '--process',
+      processFile({ args: ['nosuchcmd'], env: ['PATH=/bin'] }),
+      '--state',
+      state,
+    ]);
     missing.input();
     expect((await missing.exited).code).toBe(127);
-    expect(missing.reports.at(-1)).toEqual({ type: 'error', code: 127, message: 'exec: "nosuchcmd": executable file not found in $PATH' });
+    expect(missing.reports.at(-1)).toEqual({
+      type: 'error',
+      code: 127,
+      message: 'exec: "nosuchcmd": executable file not found in $PATH',
+    });
   });
 
   it('joins cgroups given with --cgroup-procs', async () => {
-    const hierarchy = ['/sys/fs/cgroup/pids', '/sys/fs/cgroup/unified', '/sys/fs/cgroup'].find((d) => existsSync(path.join(d, 'cgroup.procs')));
+    const hierarchy = ['/sys/fs/cgroup/pids', '/sys/fs/cgroup/unified', '/sys/fs/cgroup'].find((d) =>
+      existsSync(path.join(d, 'cgroup.procs')),
+    );
     expect(hierarchy).toBeDefined();
     const group = path.join(hierarchy!, `tsc-native-${process.pid}`);
     mkdirSync(group);
     try {
       const { pid, state } = await startSleeper();
       const file = processFile({ args: ['cat', '/proc/self/cgroup'], env: ['PATH=/bin'] });
-      const h = new Helper(scratch, ['exec', '--pid', String(pid), '--process', file, '--state', state, '--cgroup-procs', path.join(group, 'cgroup.procs')]);
+      const h = new Helper(scratch, [
+        'exec',
+        '--pid',
+        String(pid),
+        '--process',
+        file,
+        '--state',
+        state,
+        '--cgroup-procs',
+        path.join(group, 'cgroup.procs'),
+      ]);
       h.input();
       expect((await h.exited).code).toBe(0);
       expect(h.stdout).toContain(`/tsc-native-${process.pid}\n`);
@@ -381,3 +427,104 @@ describe.skipIf(!isRoot)('tscontainer-helper exec', () => {
   });
 });
 
+describe.skipIf(!isRoot)('tscontainer-helper: users, loopback, exit command, attach socket (issue 3)', () => {
+  it("resolves the org.tscontainer.user annotation in the container's /etc/passwd and /etc/group", async () => {
+    const config = sh('id -u; id -g; id -G; echo $HOME; grep CapEff /proc/self/status');
+    config.annotations['org.tscontainer.user'] = 'user';
+    const noHome = sh('echo $HOME');
+    noHome.process.env = noHome.process.env!.filter((e) => !e.startsWith('HOME='));
+    noHome.annotations['org.tscontainer.user'] = 'nobody';
+    expect((await runContainer(scratch, noHome)).stdout).toBe('/\n'); // from passwd
+    writeFileSync(path.join(rootfs, 'etc/group'), 'root:x:0:\ntty:x:5:user\nuser:x:1000:\nnobody:x:65534:\n');
+    try {
+      const r = await runContainer(scratch, config);
+      // supplementary groups from the member lists; HOME from passwd; no effective caps for non-root
+      // (HOME stays as the config's env sets it: /root)
+      expect(r.stdout).toBe('1000\n1000\n1000 5\n/root\nCapEff:\t0000000000000000\n');
+    } finally {
+      writeFileSync(path.join(rootfs, 'etc/group'), 'root:x:0:\ntty:x:5:\nuser:x:1000:\nnobody:x:65534:\n');
+    }
+    const bad = sh('true');
+    bad.annotations['org.tscontainer.user'] = 'ghost';
+    const r2 = await runContainer(scratch, bad);
+    expect(r2.code).toBe(125);
+    expect(r2.reports.at(-1)).toEqual({
+      type: 'error',
+      code: 125,
+      message: 'unable to find user ghost: no matching entries in passwd file',
+    });
+  });
+
+  it('brings lo up in a new network namespace', async () => {
+    const r = await runContainer(scratch, sh('cat /sys/class/net/lo/operstate /sys/class/net/lo/flags'));
+    expect(r.stdout.split('\n')[1]).toMatch(/^0x\d*[9b]$/); // IFF_UP (0x1) set: 0x9 = UP|LOOPBACK
+  });
+
+  it('runs the exit command after exit.json, in its own session with stdio on /dev/null', async () => {
+    const dir = scratch.dir();
+    const out = path.join(dir, 'exit-command.out');
+    const script = `exec >${out}; cat ${'$1'}/exit.json; readlink /proc/$$/fd/0; ps -o sid= -p $$ | tr -d ' '; echo $$`;
+    const { bundle, state } = writeBundle(scratch, sh('exit 3'));
+    const h = new Helper(scratch, [
+      'run',
+      '--bundle',
+      bundle,
+      '--state',
+      state,
+      '--detach',
+      '--exit-command',
+      '/bin/sh',
+      '--exit-arg',
+      '-c',
+      '--exit-arg',
+      script,
+      '--exit-arg',
+      'x',
+      '--exit-arg',
+      state,
+    ]);
+    h.input();
+    await h.report('pid');
+    h.go();
+    expect((await h.exited).code).toBe(3);
+    for (let i = 0; i < 100 && !(existsSync(out) && readFileSync(out, 'utf8').split('\n').length >= 4); i++) await sleep(20);
+    const [exitJson, stdin, sid, pid] = readFileSync(out, 'utf8').trim().split('\n');
+    expect(JSON.parse(exitJson!)).toMatchObject({ exitCode: 3, signal: null });
+    expect(stdin).toBe('/dev/null');
+    expect(sid).toBe(pid); // a session leader
+  });
+
+  it('serves the attach socket of a detached run: framed output, input to stdin', async () => {
+    const { bundle, state } = writeBundle(scratch, sh('read l; echo "got $l"; echo oops >&2; read l2'));
+    const h = new Helper(scratch, ['run', '--bundle', bundle, '--state', state, '--detach', '--stdin']);
+    h.input();
+    await h.report('pid');
+    h.go();
+    await h.report('started');
+    const { connect } = await import('node:net');
+    const cwd = process.cwd();
+    process.chdir(state);
+    const sock = connect({ path: 'attach.sock' });
+    process.chdir(cwd);
+    const frames: [number, string][] = [];
+    let buf = Buffer.alloc(0);
+    sock.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      while (buf.length >= 8 && buf.length >= 8 + buf.readUInt32BE(4)) {
+        frames.push([buf[0]!, buf.subarray(8, 8 + buf.readUInt32BE(4)).toString()]);
+        buf = buf.subarray(8 + buf.readUInt32BE(4));
+      }
+    });
+    await new Promise((r) => sock.once('connect', r));
+    sock.write('one\n');
+    for (let i = 0; i < 100 && frames.length < 2; i++) await sleep(20);
+    expect(frames).toEqual([
+      [1, 'got one\n'],
+      [2, 'oops\n'],
+    ]);
+    sock.write('two\n');
+    const closed = new Promise((r) => sock.once('close', r));
+    expect((await h.exited).code).toBe(0);
+    await closed; // the monitor closes its clients when the container is gone
+  });
+});

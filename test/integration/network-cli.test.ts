@@ -73,7 +73,10 @@ function leases(): { name: string | null; address: string; network: string }[] {
 
 async function exited(name: string): Promise<boolean> {
   await run(['ps']); // reconciles exits
-  return db((d) => (d.prepare('SELECT state FROM containers WHERE name = ?').get(name) as { state: string } | undefined)?.state === 'exited');
+  return db(
+    (d) =>
+      (d.prepare('SELECT state FROM containers WHERE name = ?').get(name) as { state: string } | undefined)?.state === 'exited',
+  );
 }
 
 function containerNames(): string[] {
@@ -167,7 +170,7 @@ function netnsIno(pid: number | 'self'): number {
   return statSync(`/proc/${pid}/ns/net`).ino;
 }
 
-const webHtml = "mkdir /www && echo hi-from-web > /www/index.html && exec httpd -f -p 80 -h /www";
+const webHtml = 'mkdir /www && echo hi-from-web > /www/index.html && exec httpd -f -p 80 -h /www';
 
 beforeAll(async () => {
   t = makeRoot('net');
@@ -185,7 +188,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const c of spawned) c.kill('SIGKILL');
-  const ids = String((await run(['ps', '-aq', '--no-trunc'])).stdout).split('\n').filter(Boolean);
+  const ids = String((await run(['ps', '-aq', '--no-trunc'])).stdout)
+    .split('\n')
+    .filter(Boolean);
   if (ids.length > 0) await run(['rm', '-f', ...ids], { timeout: 120_000 });
   await run(['network', 'rm', appnet]);
   await run(['network', 'prune', '-f']);
@@ -256,7 +261,12 @@ describe('container networking through the CLI', () => {
     const pid = pidOf('udp');
     const echo = spawn(
       'nsenter',
-      [`--net=/proc/${pid}/ns/net`, process.execPath, '-e', 'const s=require("dgram").createSocket("udp4");s.on("message",(m,r)=>s.send("echo:"+m,r.port,r.address));s.bind(53,()=>console.log("ready"))'],
+      [
+        `--net=/proc/${pid}/ns/net`,
+        process.execPath,
+        '-e',
+        'const s=require("dgram").createSocket("udp4");s.on("message",(m,r)=>s.send("echo:"+m,r.port,r.address));s.bind(53,()=>console.log("ready"))',
+      ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     spawned.add(echo);
@@ -276,10 +286,19 @@ describe('container networking through the CLI', () => {
   });
 
   it('network create with --subnet/--gateway; names resolve on it, not from the default network', async () => {
-    const id = (await ok([
-      'network', 'create', appnet, '--subnet', appSubnet, '--gateway', appSubnet.replace(/0\/24$/, '1'),
-      '-o', `com.docker.network.bridge.name=${appBridge}`,
-    ])).trim();
+    const id = (
+      await ok([
+        'network',
+        'create',
+        appnet,
+        '--subnet',
+        appSubnet,
+        '--gateway',
+        appSubnet.replace(/0\/24$/, '1'),
+        '-o',
+        `com.docker.network.bridge.name=${appBridge}`,
+      ])
+    ).trim();
     expect(id).toMatch(/^[0-9a-f]{64}$/);
     expect(existsSync(`/sys/class/net/${appBridge}`)).toBe(true);
     await ok(['run', '-d', '--network', appnet, '--name', 'db', 'busybox', 'sleep', '1000']);
@@ -300,8 +319,12 @@ describe('container networking through the CLI', () => {
 
   it('network ls and inspect show the network and its members; rm is refused while used', async () => {
     const ls = await ok(['network', 'ls']);
-    expect(ls).toMatch(new RegExp(`^\\w+\\s+bridge\\s+bridge\\s+local\\s+${t.subnet.replaceAll('.', '\\.')}\\s+${t.bridge}\\s`, 'm'));
-    expect(ls).toMatch(new RegExp(`\\s${appnet}\\s+bridge\\s+local\\s+${appSubnet.replaceAll('.', '\\.')}\\s+${appBridge}\\s+1\\s`));
+    expect(ls).toMatch(
+      new RegExp(`^\\w+\\s+bridge\\s+bridge\\s+local\\s+${t.subnet.replaceAll('.', '\\.')}\\s+${t.bridge}\\s`, 'm'),
+    );
+    expect(ls).toMatch(
+      new RegExp(`\\s${appnet}\\s+bridge\\s+local\\s+${appSubnet.replaceAll('.', '\\.')}\\s+${appBridge}\\s+1\\s`),
+    );
     const [doc] = JSON.parse(await ok(['network', 'inspect', appnet])) as {
       Name: string;
       IPAM: { Config: { Subnet: string; Gateway: string }[] };
@@ -324,10 +347,27 @@ describe('container networking through the CLI', () => {
     await ok(['network', 'connect', appnet, 'web']);
     const links = await ok(['run', '--rm', '--network', `container:web`, 'busybox', 'sh', '-c', 'ls /sys/class/net']);
     expect(links.split('\n').sort()).toEqual(['eth0', 'eth1', 'lo']);
-    const reach = await run(['run', '--rm', '--network', appnet, 'busybox', 'sh', '-c', 'wget -qO- http://web/ && ping -c1 -W2 db >/dev/null && echo db-ok']);
+    const reach = await run([
+      'run',
+      '--rm',
+      '--network',
+      appnet,
+      'busybox',
+      'sh',
+      '-c',
+      'wget -qO- http://web/ && ping -c1 -W2 db >/dev/null && echo db-ok',
+    ]);
     expect(reach.exitCode, reach.stderr).toBe(0);
     expect(reach.stdout).toBe('hi-from-web\ndb-ok');
-    const hosts = readFileSync(join(t.root, 'containers', db((d) => (d.prepare("SELECT id FROM containers WHERE name = 'db'").get() as { id: string }).id), 'hosts'), 'utf8');
+    const hosts = readFileSync(
+      join(
+        t.root,
+        'containers',
+        db((d) => (d.prepare("SELECT id FROM containers WHERE name = 'db'").get() as { id: string }).id),
+        'hosts',
+      ),
+      'utf8',
+    );
     expect(hosts).toMatch(/\sweb\s/);
 
     await ok(['network', 'disconnect', appnet, 'web']);
@@ -340,22 +380,49 @@ describe('container networking through the CLI', () => {
   });
 
   it('--network none: only lo, up', async () => {
-    const out = await ok(['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'ls /sys/class/net; cat /sys/class/net/lo/operstate; ip -o -4 addr']);
+    const out = await ok([
+      'run',
+      '--rm',
+      '--network',
+      'none',
+      'busybox',
+      'sh',
+      '-c',
+      'ls /sys/class/net; cat /sys/class/net/lo/operstate; ip -o -4 addr',
+    ]);
     expect(out.split('\n')[0]).toBe('lo');
     expect(out).toContain('inet 127.0.0.1/8');
     expect(out).not.toContain('eth0');
   });
 
   it("--network host: the host's namespace and interfaces (no traffic sent)", async () => {
-    const out = await ok(['run', '--rm', '--network', 'host', 'busybox', 'sh', '-c', 'stat -L -c %i /proc/self/ns/net; ls /sys/class/net']);
+    const out = await ok([
+      'run',
+      '--rm',
+      '--network',
+      'host',
+      'busybox',
+      'sh',
+      '-c',
+      'stat -L -c %i /proc/self/ns/net; ls /sys/class/net',
+    ]);
     const [ino, ...links] = out.split('\n');
     expect(Number(ino)).toBe(netnsIno('self'));
     expect(links).toContain('lo');
     expect(links).toContain(t.bridge); // our bridge, seen from inside
   });
 
-  it('--network container:web shares web\'s network namespace and address', async () => {
-    const out = await ok(['run', '--rm', '--network', 'container:web', 'busybox', 'sh', '-c', 'stat -L -c %i /proc/self/ns/net; ip -o -4 addr show eth0']);
+  it("--network container:web shares web's network namespace and address", async () => {
+    const out = await ok([
+      'run',
+      '--rm',
+      '--network',
+      'container:web',
+      'busybox',
+      'sh',
+      '-c',
+      'stat -L -c %i /proc/self/ns/net; ip -o -4 addr show eth0',
+    ]);
     const [ino, addr] = out.split('\n');
     expect(Number(ino)).toBe(netnsIno(pidOf('web')));
     const webAddr = leases().find((l) => l.name === 'web')!.address;
@@ -366,8 +433,22 @@ describe('container networking through the CLI', () => {
 
   it('--dns, --dns-search, --add-host and --hostname reach resolv.conf, hosts and hostname', async () => {
     const out = await ok([
-      'run', '--rm', '--dns', '10.0.0.53', '--dns-search', 'example.test', '--add-host', 'h:10.1.1.1', '--add-host', 'gw:host-gateway',
-      '--hostname', 'n1', 'busybox', 'sh', '-c', 'cat /etc/resolv.conf; echo ---; cat /etc/hosts; echo ---; cat /etc/hostname; hostname',
+      'run',
+      '--rm',
+      '--dns',
+      '10.0.0.53',
+      '--dns-search',
+      'example.test',
+      '--add-host',
+      'h:10.1.1.1',
+      '--add-host',
+      'gw:host-gateway',
+      '--hostname',
+      'n1',
+      'busybox',
+      'sh',
+      '-c',
+      'cat /etc/resolv.conf; echo ---; cat /etc/hosts; echo ---; cat /etc/hostname; hostname',
     ]);
     const [resolv, hosts, rest] = out.split('---\n');
     expect(resolv!.trim().split('\n').sort()).toEqual(['nameserver 10.0.0.53', 'search example.test']);
@@ -386,7 +467,9 @@ describe('container networking through the CLI', () => {
     // another container's host port
     const dup = await run(['run', '-d', '--name', 'dup', '-p', `${webPort}:80`, 'busybox', 'sleep', '1000']);
     expect(dup.exitCode).toBe(125);
-    expect(dup.stderr.trim().split('\n')).toEqual([`tscontainer: host port 0.0.0.0:${webPort}/tcp is already in use by container web`]);
+    expect(dup.stderr.trim().split('\n')).toEqual([
+      `tscontainer: host port 0.0.0.0:${webPort}/tcp is already in use by container web`,
+    ]);
     // a port a host process listens on (127.0.0.1 only; the request is for every address)
     const server: Server = createServer();
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -394,7 +477,9 @@ describe('container networking through the CLI', () => {
     try {
       const busy = await run(['run', '--rm', '-p', `${held}:80`, 'busybox', 'true']);
       expect(busy.exitCode).toBe(125);
-      expect(busy.stderr.trim().split('\n')).toEqual([`tscontainer: host port 0.0.0.0:${held}/tcp is already in use by a process on this host`]);
+      expect(busy.stderr.trim().split('\n')).toEqual([
+        `tscontainer: host port 0.0.0.0:${held}/tcp is already in use by a process on this host`,
+      ]);
     } finally {
       await new Promise<void>((r) => server.close(() => r()));
     }
@@ -411,7 +496,9 @@ describe('container networking through the CLI', () => {
     expect((await ok(['port', 'ex'])).trim()).toBe(`80/tcp -> 0.0.0.0:${port}`);
     await ok(['rm', 'ex']);
     expect(leases().filter((l) => l.name === 'ex')).toEqual([]);
-    expect(db((d) => d.prepare('SELECT count(*) AS n FROM port_mappings WHERE host_port = ?').get(port) as { n: number }).n).toBe(0);
+    expect(db((d) => d.prepare('SELECT count(*) AS n FROM port_mappings WHERE host_port = ?').get(port) as { n: number }).n).toBe(
+      0,
+    );
   });
 
   it('rm -f of a running container removes its veth, rule and lease', async () => {
@@ -449,7 +536,15 @@ describe('container networking through the CLI', () => {
   it('network prune reclaims a lease left by a crash and removes unused user networks', async () => {
     const spare = `spare-${tag}`;
     const spareBridge = `${t.bridge}s`;
-    await ok(['network', 'create', spare, '-o', `com.docker.network.bridge.name=${spareBridge}`, '--subnet', `10.${250 + randomInt(5)}.${randomInt(256)}.0/24`]);
+    await ok([
+      'network',
+      'create',
+      spare,
+      '-o',
+      `com.docker.network.bridge.name=${spareBridge}`,
+      '--subnet',
+      `10.${250 + randomInt(5)}.${randomInt(256)}.0/24`,
+    ]);
     // A crash between allocation and start: a lease whose container row never made it.
     db((d) => {
       const net = d.prepare("SELECT id FROM networks WHERE name = 'bridge'").get() as { id: string };
@@ -469,7 +564,9 @@ describe('container networking through the CLI', () => {
     const n = 50;
     const started = Date.now();
     const results = await Promise.all(
-      Array.from({ length: n }, (_, i) => run(['run', '-d', '--name', `many${i}`, 'busybox', 'sleep', '1000'], { timeout: 120_000 })),
+      Array.from({ length: n }, (_, i) =>
+        run(['run', '-d', '--name', `many${i}`, 'busybox', 'sleep', '1000'], { timeout: 120_000 }),
+      ),
     );
     const elapsed = Date.now() - started;
     for (const r of results) expect(r.exitCode, r.stderr).toBe(0);
@@ -480,7 +577,19 @@ describe('container networking through the CLI', () => {
     const sample = [0, 17, 49].map((i) => `many${i}`);
     for (const name of sample) {
       const addr = mine.find((l) => l.name === name)!.address;
-      const out = await ok(['run', '--rm', '--network', `container:${name}`, 'busybox', 'ip', '-o', '-4', 'addr', 'show', 'eth0']);
+      const out = await ok([
+        'run',
+        '--rm',
+        '--network',
+        `container:${name}`,
+        'busybox',
+        'ip',
+        '-o',
+        '-4',
+        'addr',
+        'show',
+        'eth0',
+      ]);
       expect(out).toContain(`inet ${addr}/24`);
     }
     const rm = await run(['rm', '-f', ...Array.from({ length: n }, (_, i) => `many${i}`)], { timeout: 120_000 });

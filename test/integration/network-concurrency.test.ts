@@ -10,7 +10,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDb, type DB } from '../../src/store/db.js';
 import { insertContainer } from '../../src/store/containers.js';
 import { listNetworks, releaseContainerNetwork, removeRuleTable, type NetConfig } from '../../src/network/index.js';
-import { deleteLinkIfPresent, fakeContainer, freeTestSubnets, killAll, linkNames, nftTables, sh, type FakeContainer } from './support/netns.js';
+import {
+  deleteLinkIfPresent,
+  fakeContainer,
+  freeTestSubnets,
+  killAll,
+  linkNames,
+  nftTables,
+  sh,
+  type FakeContainer,
+} from './support/netns.js';
 
 const REPO = resolve(new URL('../../', import.meta.url).pathname);
 const N = 50;
@@ -46,7 +55,12 @@ describe.skipIf(skip !== undefined)('50 concurrent allocations', () => {
     mkdirSync(build, { recursive: true });
     writeFileSync(
       join(build, 'tsconfig.json'),
-      JSON.stringify({ extends: join(REPO, 'tsconfig.json'), compilerOptions: { outDir: join(build, 'out'), rootDir: join(REPO, 'src'), noEmit: false }, include: [], files: [join(REPO, 'src/network/index.ts')] }),
+      JSON.stringify({
+        extends: join(REPO, 'tsconfig.json'),
+        compilerOptions: { outDir: join(build, 'out'), rootDir: join(REPO, 'src'), noEmit: false },
+        include: [],
+        files: [join(REPO, 'src/network/index.ts')],
+      }),
     );
     const tsc = spawnSync(join(REPO, 'node_modules/.bin/tsc'), ['-p', join(build, 'tsconfig.json')], { encoding: 'utf8' });
     if (tsc.status !== 0) throw new Error(`tsc failed: ${tsc.stdout}${tsc.stderr}`);
@@ -73,7 +87,17 @@ try {
     for (let i = 0; i < N; i++) {
       const id = randomBytes(32).toString('hex');
       mkdirSync(join(dir, 'containers', id), { recursive: true });
-      insertContainer(db, { id, name: `c${i}`, image_id: 'img', image_ref: 'busybox', config: '{}', driver: 'vfs', init_layer: 'i', rw_layer: 'r', created_at: new Date().toISOString() });
+      insertContainer(db, {
+        id,
+        name: `c${i}`,
+        image_id: 'img',
+        image_ref: 'busybox',
+        config: '{}',
+        driver: 'vfs',
+        init_layer: 'i',
+        rw_layer: 'r',
+        created_at: new Date().toISOString(),
+      });
       ids.push(id);
     }
   });
@@ -102,9 +126,20 @@ try {
       ids.map(
         (id, i) =>
           new Promise<{ address?: string; hostPort?: number; ms?: number; error?: string }>((res, rej) => {
-            const ch = spawn(process.execPath, [join(build, 'child.mjs'), join(dir, 'state.db'), id, join(dir, 'containers', id), String(nss[i]!.pid), JSON.stringify(config)], {
-              stdio: ['ignore', 'pipe', 'inherit'],
-            });
+            const ch = spawn(
+              process.execPath,
+              [
+                join(build, 'child.mjs'),
+                join(dir, 'state.db'),
+                id,
+                join(dir, 'containers', id),
+                String(nss[i]!.pid),
+                JSON.stringify(config),
+              ],
+              {
+                stdio: ['ignore', 'pipe', 'inherit'],
+              },
+            );
             let out = '';
             ch.stdout.on('data', (d) => (out += d));
             ch.on('error', rej);
@@ -123,7 +158,9 @@ try {
     for (let i = 0; i < N; i++) expect(nss[i]!.exec(['ip', '-br', 'addr', 'show', 'eth0']).stdout).toContain(`${addrs[i]}/24`);
     for (const i of [0, 17, 49]) expect(nss[i]!.exec(['busybox', 'ping', '-c1', '-W2', `10.199.${third}.1`]).code).toBe(0);
     const ms = results.map((r) => r.ms!).sort((a, b) => a - b);
-    console.log(`50 parallel prepare+attach in separate processes: wall ${wall} ms, attach median ${ms[25]!.toFixed(1)} ms, max ${ms[N - 1]!.toFixed(1)} ms`);
+    console.log(
+      `50 parallel prepare+attach in separate processes: wall ${wall} ms, attach median ${ms[25]!.toFixed(1)} ms, max ${ms[N - 1]!.toFixed(1)} ms`,
+    );
     expect(sh('nft', ['list', 'chain', 'ip', config.nftTable, 'publish']).stdout.match(/dnat to/g)).toHaveLength(N);
   }, 180_000);
 });

@@ -28,7 +28,16 @@ import {
   type NetworkRequestInput,
 } from '../../src/network/index.js';
 import { masqueradeCounters } from '../../src/network/nat.js';
-import { deleteLinkIfPresent, fakeContainer, freeTestSubnets, killAll, linkNames, nftTables, sh, type FakeContainer } from './support/netns.js';
+import {
+  deleteLinkIfPresent,
+  fakeContainer,
+  freeTestSubnets,
+  killAll,
+  linkNames,
+  nftTables,
+  sh,
+  type FakeContainer,
+} from './support/netns.js';
 
 function whyNot(): string | undefined {
   if (process.platform !== 'linux') return 'needs Linux';
@@ -63,18 +72,33 @@ describe.skipIf(skip !== undefined)(`networking on the real kernel${skip ? ` (sk
     const id = randomBytes(32).toString('hex');
     const cdir = join(dir, 'containers', id);
     mkdirSync(cdir, { recursive: true });
-    insertContainer(db, { id, name, image_id: 'img', image_ref: 'busybox', config: '{}', driver: 'vfs', init_layer: 'i', rw_layer: 'r', created_at: new Date().toISOString() });
+    insertContainer(db, {
+      id,
+      name,
+      image_id: 'img',
+      image_ref: 'busybox',
+      config: '{}',
+      driver: 'vfs',
+      init_layer: 'i',
+      rw_layer: 'r',
+      created_at: new Date().toISOString(),
+    });
     db.prepare(`UPDATE containers SET state = 'running' WHERE id = ?`).run(id);
     made.push(id);
     return { id, dir: cdir };
   }
 
   /** prepare + spawn a namespace (with its /etc files mounted) + attach, as the runtime does. */
-  async function start(name: string, req: NetworkRequestInput = {}): Promise<{ id: string; plan: NetworkPlan; ns: FakeContainer; ip: string }> {
+  async function start(
+    name: string,
+    req: NetworkRequestInput = {},
+  ): Promise<{ id: string; plan: NetworkPlan; ns: FakeContainer; ip: string }> {
     const c = addContainer(name);
     // --dns 127.0.0.1: any lookup inside stays in the namespace's own loopback
     const plan = prepareContainerNetwork(db, c.id, c.dir, parseNetworkRequest({ dns: ['127.0.0.1'], ...req }), opts);
-    const ns = await fakeContainer(plan.etcFiles.filter((f) => f.destination !== '/etc/hostname').map((f) => [f.source, f.destination]));
+    const ns = await fakeContainer(
+      plan.etcFiles.filter((f) => f.destination !== '/etc/hostname').map((f) => [f.source, f.destination]),
+    );
     db.prepare('UPDATE containers SET pid = ? WHERE id = ?').run(ns.pid, c.id);
     timings.push(await attachContainerNetwork(db, plan, ns.pid, opts));
     return { id: c.id, plan, ns, ip: plan.endpoints[0]?.address ?? '' };
@@ -111,7 +135,9 @@ describe.skipIf(skip !== undefined)(`networking on the real kernel${skip ? ` (sk
     const tables = nftTables().filter((t) => t.includes(config.nftTable));
     if (timings.length > 0) {
       const tot = timings.map((t) => t.totalMs).sort((a, b) => a - b);
-      console.log(`attach timings (ms, n=${tot.length}): median ${tot[Math.floor(tot.length / 2)]!.toFixed(1)}, min ${tot[0]!.toFixed(1)}, max ${tot[tot.length - 1]!.toFixed(1)}; first: ${JSON.stringify(timings[0])}`);
+      console.log(
+        `attach timings (ms, n=${tot.length}): median ${tot[Math.floor(tot.length / 2)]!.toFixed(1)}, min ${tot[0]!.toFixed(1)}, max ${tot[tot.length - 1]!.toFixed(1)}; first: ${JSON.stringify(timings[0])}`,
+      );
     }
     expect(links).toEqual([]);
     expect(tables).toEqual([]);
@@ -124,14 +150,21 @@ describe.skipIf(skip !== undefined)(`networking on the real kernel${skip ? ` (sk
     expect(gw).toBe(`10.199.${netA}.1`);
     expect(a.ip).toBe(`10.199.${netA}.2`);
     expect(b.ip).toBe(`10.199.${netA}.3`);
-    const addr = JSON.parse(a.ns.exec(['ip', '-j', 'addr', 'show']).stdout) as { ifname: string; operstate: string; mtu: number; addr_info: { local: string; prefixlen: number }[] }[];
+    const addr = JSON.parse(a.ns.exec(['ip', '-j', 'addr', 'show']).stdout) as {
+      ifname: string;
+      operstate: string;
+      mtu: number;
+      addr_info: { local: string; prefixlen: number }[];
+    }[];
     expect(addr.map((l) => l.ifname).sort()).toEqual(['eth0', 'lo']);
     const eth0 = addr.find((l) => l.ifname === 'eth0')!;
     expect(eth0.addr_info.some((i) => i.local === a.ip && i.prefixlen === 24)).toBe(true);
     expect(eth0.mtu).toBe(Number(readFileSync(`/sys/class/net/${config.defaultBridge}/mtu`, 'utf8')));
     expect(a.ns.exec(['ip', 'route', 'show', 'default']).stdout).toContain(`default via ${gw} dev eth0`);
     expect(readFileSync(`/proc/sys/net/ipv4/conf/${config.defaultBridge}/route_localnet`, 'utf8').trim()).toBe('1');
-    expect(readFileSync(`/sys/class/net/${a.plan.endpoints[0]!.hostIf}/master/uevent`, 'utf8')).toContain(`INTERFACE=${config.defaultBridge}`);
+    expect(readFileSync(`/sys/class/net/${a.plan.endpoints[0]!.hostIf}/master/uevent`, 'utf8')).toContain(
+      `INTERFACE=${config.defaultBridge}`,
+    );
 
     expect(a.ns.exec(['busybox', 'ping', '-c1', '-W2', gw]).code).toBe(0);
     expect(a.ns.exec(['busybox', 'ping', '-c1', '-W2', b.ip]).code).toBe(0);
@@ -157,7 +190,9 @@ describe.skipIf(skip !== undefined)(`networking on the real kernel${skip ? ` (sk
       u.bind(53, '0.0.0.0', () => console.log('ready'));
       setTimeout(() => process.exit(0), 30000);`;
     const { spawn } = await import('node:child_process');
-    const srv = spawn('nsenter', [`--net=/proc/${web.ns.pid}/ns/net`, process.execPath, '-e', server], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const srv = spawn('nsenter', [`--net=/proc/${web.ns.pid}/ns/net`, process.execPath, '-e', server], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     try {
       await new Promise<void>((r) => srv.stdout!.once('data', () => r()));
       const gw = web.plan.endpoints[0]!.gateway;
@@ -189,9 +224,9 @@ describe.skipIf(skip !== undefined)(`networking on the real kernel${skip ? ` (sk
     await new Promise<void>((r) => listener.listen(0, '127.0.0.1', () => r()));
     try {
       const p = (listener.address() as { port: number }).port;
-      expect(() => prepareContainerNetwork(db, c.id, c.dir, parseNetworkRequest({ publish: [`127.0.0.1:${p}:80`] }), opts)).toThrow(
-        `host port 127.0.0.1:${p}/tcp is already in use by a process on this host`,
-      );
+      expect(() =>
+        prepareContainerNetwork(db, c.id, c.dir, parseNetworkRequest({ publish: [`127.0.0.1:${p}:80`] }), opts),
+      ).toThrow(`host port 127.0.0.1:${p}/tcp is already in use by a process on this host`);
     } finally {
       listener.close();
     }
@@ -199,7 +234,9 @@ describe.skipIf(skip !== undefined)(`networking on the real kernel${skip ? ` (sk
 
   it('isolates user networks from each other and resolves member names through /etc/hosts', async () => {
     await createNetwork(db, { name: 'appnet', subnet: `10.199.${netB}.0/24`, bridgeName: userBridge }, opts);
-    await expect(createNetwork(db, { name: 'clash', subnet: `10.199.${netB}.128/25` }, opts)).rejects.toThrow(/overlaps network appnet/);
+    await expect(createNetwork(db, { name: 'clash', subnet: `10.199.${netB}.128/25` }, opts)).rejects.toThrow(
+      /overlaps network appnet/,
+    );
     const other = await start('other'); // default network
     const dbc = await start('db', { mode: 'appnet', aliases: ['database'] });
     const app = await start('app', { mode: 'appnet' });
@@ -215,7 +252,9 @@ describe.skipIf(skip !== undefined)(`networking on the real kernel${skip ? ` (sk
     expect(other.ns.exec(['busybox', 'ping', '-c1', '-W1', dbc.ip]).code).not.toBe(0);
     expect(app.ns.exec(['busybox', 'ping', '-c1', '-W1', other.ip]).code).not.toBe(0);
     const fwd = sh('nft', ['list', 'chain', 'ip', config.nftTable, 'forward']).stdout;
-    expect(fwd).toMatch(new RegExp(`iifname "${config.defaultBridge}" oifname (\\{ )?"${userBridge}"( \\})? counter packets [1-9]`));
+    expect(fwd).toMatch(
+      new RegExp(`iifname "${config.defaultBridge}" oifname (\\{ )?"${userBridge}"( \\})? counter packets [1-9]`),
+    );
 
     await expect(removeNetwork(db, 'appnet', opts)).rejects.toThrow('network appnet is in use by containers db, app');
 
@@ -242,13 +281,21 @@ describe.skipIf(skip !== undefined)(`networking on the real kernel${skip ? ` (sk
     const outside = await fakeContainer();
     const outIp = `10.199.${netOut}.2`;
     expect(
-      sh('ip', ['-batch', '-'], [
-        `link add ${outsideHostIf} type veth peer name eth0 netns ${outside.pid}`,
-        `addr add 10.199.${netOut}.1/24 dev ${outsideHostIf}`,
-        `link set ${outsideHostIf} up`,
-      ].join('\n') + '\n').code,
+      sh(
+        'ip',
+        ['-batch', '-'],
+        [
+          `link add ${outsideHostIf} type veth peer name eth0 netns ${outside.pid}`,
+          `addr add 10.199.${netOut}.1/24 dev ${outsideHostIf}`,
+          `link set ${outsideHostIf} up`,
+        ].join('\n') + '\n',
+      ).code,
     ).toBe(0);
-    sh('nsenter', [`--net=/proc/${outside.pid}/ns/net`, 'ip', '-batch', '-'], `link set lo up\naddr add ${outIp}/24 dev eth0\nlink set eth0 up\n`);
+    sh(
+      'nsenter',
+      [`--net=/proc/${outside.pid}/ns/net`, 'ip', '-batch', '-'],
+      `link set lo up\naddr add ${outIp}/24 dev eth0\nlink set eth0 up\n`,
+    );
     const before = counterFor(`ip saddr 10.199.${netA}.0/24 oifname != "${config.defaultBridge}"`);
     // The outside namespace has no route to the container subnet: replies only arrive if the
     // source was rewritten to the host's address on its link.
@@ -309,4 +356,3 @@ function udpAsk(host: string, port: number, msg: string): Promise<string> {
     u.send(msg, port, host);
   });
 }
-

@@ -71,7 +71,16 @@ describe('tscontainer run', () => {
     // mounting needs CAP_SYS_ADMIN, which docker's default set (and ours) leaves out
     const denied = await t.run(['run', '--rm', 'busybox', 'sh', '-c', 'mkdir -p /mnt/x && mount -t tmpfs none /mnt/x']);
     expect(denied.exitCode).not.toBe(0);
-    const r = await t.run(['run', '--rm', '--cap-add', 'SYS_ADMIN', 'busybox', 'sh', '-c', 'mkdir -p /mnt/x && mount -t tmpfs none /mnt/x && grep -c /mnt/x /proc/mounts']);
+    const r = await t.run([
+      'run',
+      '--rm',
+      '--cap-add',
+      'SYS_ADMIN',
+      'busybox',
+      'sh',
+      '-c',
+      'mkdir -p /mnt/x && mount -t tmpfs none /mnt/x && grep -c /mnt/x /proc/mounts',
+    ]);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toBe('1');
     expect(readFileSync('/proc/self/mounts', 'utf8')).not.toContain('/mnt/x');
@@ -79,9 +88,24 @@ describe('tscontainer run', () => {
   });
 
   it('writes inside leave the image layer untouched', async () => {
-    const r = await t.run(['run', '--name', 'writer', 'busybox', 'sh', '-c', 'echo changed > /etc/passwd; rm /bin/ls; echo new > /newfile']);
+    const r = await t.run([
+      'run',
+      '--name',
+      'writer',
+      'busybox',
+      'sh',
+      '-c',
+      'echo changed > /etc/passwd; rm /bin/ls; echo new > /newfile',
+    ]);
     expect(r.exitCode, r.stderr).toBe(0);
-    const again = await t.run(['run', '--rm', 'busybox', 'sh', '-c', 'head -1 /etc/passwd; ls / >/dev/null && echo ls-ok; test -e /newfile || echo no-newfile']);
+    const again = await t.run([
+      'run',
+      '--rm',
+      'busybox',
+      'sh',
+      '-c',
+      'head -1 /etc/passwd; ls / >/dev/null && echo ls-ok; test -e /newfile || echo no-newfile',
+    ]);
     expect(again.stdout.split('\n')).toEqual(['root:x:0:0:root:/root:/bin/sh', 'ls-ok', 'no-newfile']);
     expect((await t.run(['rm', 'writer'])).exitCode).toBe(0);
   });
@@ -92,8 +116,20 @@ describe('tscontainer run', () => {
       writeFileSync(join(host, 'seen'), 'x');
       chmodSync(host, 0o755); // uid 1000 inside must be able to list it
       const r = await t.run([
-        'run', '--rm', '-e', 'A=1', '-w', '/tmp', '-u', '1000:1000', '-v', `${host}:/data:ro`, 'busybox',
-        'sh', '-c', 'id -u; id -g; pwd; echo $A; ls /data; touch /data/y 2>/dev/null && echo wrote || echo refused',
+        'run',
+        '--rm',
+        '-e',
+        'A=1',
+        '-w',
+        '/tmp',
+        '-u',
+        '1000:1000',
+        '-v',
+        `${host}:/data:ro`,
+        'busybox',
+        'sh',
+        '-c',
+        'id -u; id -g; pwd; echo $A; ls /data; touch /data/y 2>/dev/null && echo wrote || echo refused',
       ]);
       expect(r.exitCode, r.stderr).toBe(0);
       expect(r.stdout.split('\n')).toEqual(['1000', '1000', '/tmp', '1', 'seen', 'refused']);
@@ -117,7 +153,8 @@ describe('tscontainer run', () => {
     // file the host has, so the test holds wherever it runs.
     const masked = ['/proc/kcore', '/proc/keys', '/proc/timer_list', '/proc/sched_debug'].filter((p) => existsSync(p));
     expect(masked.length).toBeGreaterThan(0);
-    const script = masked.map((p) => `wc -c < ${p}`).join('; ') + '; echo h > /proc/sysrq-trigger 2>/dev/null && echo wrote || echo refused';
+    const script =
+      masked.map((p) => `wc -c < ${p}`).join('; ') + '; echo h > /proc/sysrq-trigger 2>/dev/null && echo wrote || echo refused';
     const r = await t.run(['run', '--rm', 'busybox', 'sh', '-c', script]);
     expect(r.stdout.split('\n').map((l) => l.trim())).toEqual([...masked.map(() => '0'), 'refused']);
   });
@@ -126,14 +163,26 @@ describe('tscontainer run', () => {
     const r = await t.run(['run', '--name', 'oom', '-m', '32m', 'busybox', 'sh', '-c', 'head -c 200m /dev/zero | tail']);
     expect(r.exitCode).toBe(137);
     const ps = await t.run(['ps', '-a', '--format', 'json']);
-    const rec = ps.stdout.split('\n').map((l) => JSON.parse(l) as { Names: string; ExitCode: number; OOMKilled?: boolean }).find((c) => c.Names === 'oom');
+    const rec = ps.stdout
+      .split('\n')
+      .map((l) => JSON.parse(l) as { Names: string; ExitCode: number; OOMKilled?: boolean })
+      .find((c) => c.Names === 'oom');
     expect(rec?.ExitCode).toBe(137);
     expect(rec?.OOMKilled).toBe(true);
     expect((await t.run(['rm', 'oom'])).exitCode).toBe(0);
   });
 
   it('the pids limit holds inside and the host is fine', async () => {
-    const r = await t.run(['run', '--rm', '--pids-limit', '20', 'busybox', 'sh', '-c', 'for i in $(seq 50); do sleep 1 & done; wait']);
+    const r = await t.run([
+      'run',
+      '--rm',
+      '--pids-limit',
+      '20',
+      'busybox',
+      'sh',
+      '-c',
+      'for i in $(seq 50); do sleep 1 & done; wait',
+    ]);
     expect(r.stderr).toMatch(/can't fork|Resource temporarily unavailable/);
     // the host can still fork
     expect((await execa('true')).exitCode).toBe(0);
@@ -141,7 +190,20 @@ describe('tscontainer run', () => {
   });
 
   it('cpu flags are written to the cgroup', async () => {
-    const r = await t.run(['run', '--rm', '--cpus', '0.5', '--cpuset-cpus', '0', '--cpu-shares', '512', 'busybox', 'sh', '-c', 'cat /proc/self/cgroup | grep -c tscontainer || true']);
+    const r = await t.run([
+      'run',
+      '--rm',
+      '--cpus',
+      '0.5',
+      '--cpuset-cpus',
+      '0',
+      '--cpu-shares',
+      '512',
+      'busybox',
+      'sh',
+      '-c',
+      'cat /proc/self/cgroup | grep -c tscontainer || true',
+    ]);
     expect(r.exitCode, r.stderr).toBe(0);
   });
 
@@ -158,7 +220,13 @@ describe('tscontainer run', () => {
       const r = await t.run(args);
       expect(r.exitCode, args.join(' ')).toBe(125);
       expect(r.stderr.trim().split('\n')[0]).toMatch(/^tscontainer: /);
-      expect(r.stderr.trim().split('\n').filter((l) => !l.startsWith('See ')).length, r.stderr).toBe(1);
+      expect(
+        r.stderr
+          .trim()
+          .split('\n')
+          .filter((l) => !l.startsWith('See ')).length,
+        r.stderr,
+      ).toBe(1);
     }
     expect(rows().length).toBe(before);
     expect(leftovers(t.root, t.cgroupParent)).toEqual([]);

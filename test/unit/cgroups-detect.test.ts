@@ -57,7 +57,11 @@ const files = (m: Record<string, string>) => (p: string) => m[p];
 
 describe('parseCgroupLayout', () => {
   it('reads this hybrid machine: v1 for containers, cgroup2 at /unified with hugetlb only', () => {
-    const l = parseCgroupLayout(HYBRID_MOUNTINFO, HYBRID_PROC_CGROUPS, files({ '/sys/fs/cgroup/unified/cgroup.controllers': 'hugetlb\n' }));
+    const l = parseCgroupLayout(
+      HYBRID_MOUNTINFO,
+      HYBRID_PROC_CGROUPS,
+      files({ '/sys/fs/cgroup/unified/cgroup.controllers': 'hugetlb\n' }),
+    );
     expect(l.version).toBe(1);
     expect(l.mode).toBe('hybrid');
     expect(l.v1.memory).toEqual({ mountPoint: '/sys/fs/cgroup/memory', root: '/', controllers: ['memory'] });
@@ -78,7 +82,11 @@ describe('parseCgroupLayout', () => {
   });
 
   it('picks cgroup v2 when it is the only hierarchy', () => {
-    const l = parseCgroupLayout(UNIFIED_MOUNTINFO, UNIFIED_PROC_CGROUPS, files({ '/sys/fs/cgroup/cgroup.controllers': 'cpuset cpu io memory hugetlb pids rdma misc\n' }));
+    const l = parseCgroupLayout(
+      UNIFIED_MOUNTINFO,
+      UNIFIED_PROC_CGROUPS,
+      files({ '/sys/fs/cgroup/cgroup.controllers': 'cpuset cpu io memory hugetlb pids rdma misc\n' }),
+    );
     expect(l.version).toBe(2);
     expect(l.mode).toBe('unified');
     expect(l.unified?.mountPoint).toBe('/sys/fs/cgroup');
@@ -108,7 +116,9 @@ describe('parseCgroupLayout', () => {
   });
 
   it('says clearly when no cgroup filesystem is mounted', () => {
-    expect(() => parseCgroupLayout('22 1 8:1 / / rw - ext4 /dev/vda1 rw\n', undefined, () => undefined)).toThrow(UnsupportedError);
+    expect(() => parseCgroupLayout('22 1 8:1 / / rw - ext4 /dev/vda1 rw\n', undefined, () => undefined)).toThrow(
+      UnsupportedError,
+    );
     expect(() => parseCgroupLayout('', undefined, () => undefined)).toThrow(/No cgroup filesystem is mounted/);
   });
 

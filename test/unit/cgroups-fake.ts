@@ -60,7 +60,10 @@ export class FakeCgroupTree implements CgroupFs {
   mountinfo(): string {
     if (this.kind === 'v2') return `41 31 0:38 / ${this.base} rw,relatime - cgroup2 cgroup2 rw\n`;
     return Object.entries(this.opts.v1 ?? {})
-      .map(([dir, ctrls], i) => `${32 + i} 31 0:${29 + i} / ${join(this.base, dir)} rw,relatime - cgroup cgroup rw,${ctrls.join(',')}`)
+      .map(
+        ([dir, ctrls], i) =>
+          `${32 + i} 31 0:${29 + i} / ${join(this.base, dir)} rw,relatime - cgroup cgroup rw,${ctrls.join(',')}`,
+      )
       .join('\n');
   }
 
@@ -96,9 +99,16 @@ export class FakeCgroupTree implements CgroupFs {
         'memory.oom_control': 'oom_kill_disable 0\nunder_oom 0\noom_kill 0\n',
         ...(this.opts.swap ? { 'memory.memsw.limit_in_bytes': UNLIMITED_V1 } : {}),
       },
-      cpu: { 'cpu.shares': '1024', 'cpu.cfs_period_us': '100000', 'cpu.cfs_quota_us': '-1', 'cpu.stat': 'nr_periods 0\nnr_throttled 0\nthrottled_time 0\n' },
+      cpu: {
+        'cpu.shares': '1024',
+        'cpu.cfs_period_us': '100000',
+        'cpu.cfs_quota_us': '-1',
+        'cpu.stat': 'nr_periods 0\nnr_throttled 0\nthrottled_time 0\n',
+      },
       cpuacct: { 'cpuacct.usage': '0', 'cpuacct.usage_user': '0', 'cpuacct.usage_sys': '0' },
-      cpuset: root ? { 'cpuset.cpus': '0-3', 'cpuset.mems': '0', 'cpuset.effective_cpus': '0-3', 'cpuset.effective_mems': '0' } : { 'cpuset.cpus': '', 'cpuset.mems': '' },
+      cpuset: root
+        ? { 'cpuset.cpus': '0-3', 'cpuset.mems': '0', 'cpuset.effective_cpus': '0-3', 'cpuset.effective_mems': '0' }
+        : { 'cpuset.cpus': '', 'cpuset.mems': '' },
       pids: root ? {} : { 'pids.max': 'max', 'pids.current': '0' },
       freezer: root ? {} : { 'freezer.state': 'THAWED' },
       devices: { 'devices.allow': '', 'devices.deny': '', 'devices.list': 'a *:* rwm\n' },
@@ -208,8 +218,13 @@ export class FakeCgroupTree implements CgroupFs {
       }
       case 'cgroup.procs': {
         if (!/^\d+$/.test(data.trim())) throw bad();
-        if (this.kind === 'v2' && !this.isRoot(dir) && this.words(join(dir, 'cgroup.subtree_control')).length > 0) throw errno('EBUSY', path);
-        if (this.kind === 'v1' && existsSync(join(dir, 'cpuset.mems')) && (this.get(join(dir, 'cpuset.mems')).trim() === '' || this.get(join(dir, 'cpuset.cpus')).trim() === '')) {
+        if (this.kind === 'v2' && !this.isRoot(dir) && this.words(join(dir, 'cgroup.subtree_control')).length > 0)
+          throw errno('EBUSY', path);
+        if (
+          this.kind === 'v1' &&
+          existsSync(join(dir, 'cpuset.mems')) &&
+          (this.get(join(dir, 'cpuset.mems')).trim() === '' || this.get(join(dir, 'cpuset.cpus')).trim() === '')
+        ) {
           throw errno('ENOSPC', path);
         }
         this.put(dir, name, this.get(path) + `${data.trim()}\n`);
@@ -230,7 +245,11 @@ export class FakeCgroupTree implements CgroupFs {
       case 'cgroup.freeze':
         if (!/^[01]$/.test(data.trim())) throw bad();
         this.put(dir, name, data.trim());
-        this.put(dir, 'cgroup.events', `populated ${this.readFile(join(dir, 'cgroup.procs')).trim() ? 1 : 0}\nfrozen ${data.trim()}\n`);
+        this.put(
+          dir,
+          'cgroup.events',
+          `populated ${this.readFile(join(dir, 'cgroup.procs')).trim() ? 1 : 0}\nfrozen ${data.trim()}\n`,
+        );
         return;
       case 'memory.max':
       case 'memory.swap.max':

@@ -67,8 +67,12 @@ describe('resolveLimits: docker validation', () => {
   };
   it('gives docker messages', () => {
     expect(msg({ memoryBytes: 4 * MiB })).toBe('Minimum memory limit allowed is 6MB.');
-    expect(msg({ memoryBytes: 64 * MiB, memorySwapBytes: 32 * MiB })).toBe('--memory-swap must be larger than or equal to --memory.');
-    expect(msg({ memorySwapBytes: 64 * MiB })).toBe('You should always set the Memory limit when using Memoryswap limit, see usage.');
+    expect(msg({ memoryBytes: 64 * MiB, memorySwapBytes: 32 * MiB })).toBe(
+      '--memory-swap must be larger than or equal to --memory.',
+    );
+    expect(msg({ memorySwapBytes: 64 * MiB })).toBe(
+      'You should always set the Memory limit when using Memoryswap limit, see usage.',
+    );
     expect(msg({ cpus: 3 })).toBe('Range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available.');
     expect(msg({ cpus: 0.001 })).toBe('Range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available.');
     expect(msg({ cpusetCpus: '0-3' })).toBe('Requested CPUs are not available - requested 0-3, available: 0-1.');
@@ -110,23 +114,51 @@ describe('resolveLimits: docker validation', () => {
 describe('parseCgroupLimits (flags)', () => {
   it('parses the run flags', () => {
     expect(
-      parseCgroupLimits({ memory: '32m', memorySwap: '-1', cpus: '0.5', cpuShares: '512', cpusetCpus: '0', pidsLimit: '100', blkioWeight: '300' }, 2),
-    ).toEqual({ memoryBytes: 32 * MiB, memorySwapBytes: -1, cpus: 0.5, cpuShares: 512, cpusetCpus: '0', pidsLimit: 100, blkioWeight: 300 });
+      parseCgroupLimits(
+        { memory: '32m', memorySwap: '-1', cpus: '0.5', cpuShares: '512', cpusetCpus: '0', pidsLimit: '100', blkioWeight: '300' },
+        2,
+      ),
+    ).toEqual({
+      memoryBytes: 32 * MiB,
+      memorySwapBytes: -1,
+      cpus: 0.5,
+      cpuShares: 512,
+      cpusetCpus: '0',
+      pidsLimit: 100,
+      blkioWeight: 300,
+    });
     expect(parseCgroupLimits({})).toEqual({});
     expect(parseCgroupLimits({ memory: undefined, cpus: '' })).toEqual({});
   });
   it('fails on bad flags before anything is made', () => {
-    expect(() => parseCgroupLimits({ cpus: 'lots' }, 2)).toThrow('Invalid value "lots" for --cpus: it must be a number of CPUs such as 1.5.');
-    expect(() => parseCgroupLimits({ cpus: '4' }, 2)).toThrow('Range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available.');
+    expect(() => parseCgroupLimits({ cpus: 'lots' }, 2)).toThrow(
+      'Invalid value "lots" for --cpus: it must be a number of CPUs such as 1.5.',
+    );
+    expect(() => parseCgroupLimits({ cpus: '4' }, 2)).toThrow(
+      'Range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available.',
+    );
     expect(() => parseCgroupLimits({ memory: '1m' }, 2)).toThrow('Minimum memory limit allowed is 6MB.');
-    expect(() => parseCgroupLimits({ memory: '64m', memorySwap: '32m' }, 2)).toThrow('--memory-swap must be larger than or equal to --memory.');
+    expect(() => parseCgroupLimits({ memory: '64m', memorySwap: '32m' }, 2)).toThrow(
+      '--memory-swap must be larger than or equal to --memory.',
+    );
     expect(() => parseCgroupLimits({ pidsLimit: 'many' }, 2)).toThrow(UsageError);
   });
 });
 
 describe('v1Writes', () => {
   it('orders memory before memsw and period before quota', () => {
-    const r = resolveLimits({ memoryBytes: 64 * MiB, memorySwapBytes: 128 * MiB, cpus: 0.5, cpuShares: 512, cpusetCpus: '1', pidsLimit: 50, blkioWeight: 300 }, host);
+    const r = resolveLimits(
+      {
+        memoryBytes: 64 * MiB,
+        memorySwapBytes: 128 * MiB,
+        cpus: 0.5,
+        cpuShares: 512,
+        cpusetCpus: '1',
+        pidsLimit: 50,
+        blkioWeight: 300,
+      },
+      host,
+    );
     expect(v1Writes(r, v1caps)).toEqual([
       { controller: 'memory', file: 'memory.limit_in_bytes', value: String(64 * MiB) },
       { controller: 'memory', file: 'memory.memsw.limit_in_bytes', value: String(128 * MiB) },
@@ -146,7 +178,9 @@ describe('v1Writes', () => {
 
   it('without swap accounting: an explicit --memory-swap is unsupported, the default only warns', () => {
     const caps = { ...v1caps, memsw: false };
-    expect(() => v1Writes(resolveLimits({ memoryBytes: 64 * MiB, memorySwapBytes: 128 * MiB }, host), caps)).toThrow(UnsupportedError);
+    expect(() => v1Writes(resolveLimits({ memoryBytes: 64 * MiB, memorySwapBytes: 128 * MiB }, host), caps)).toThrow(
+      UnsupportedError,
+    );
     expect(() => v1Writes(resolveLimits({ memoryBytes: 64 * MiB, memorySwapBytes: 128 * MiB }, host), caps)).toThrow(
       '--memory-swap is not supported on this host: the kernel does not account swap (memory.memsw.limit_in_bytes is missing).',
     );
@@ -159,12 +193,16 @@ describe('v1Writes', () => {
     const r = resolveLimits({ devices: [{ type: 'c', major: 10, minor: 200, access: 'rwm' }] }, host);
     const w = v1Writes(r, { ...v1caps, devices: true });
     expect(w[0]).toEqual({ controller: 'devices', file: 'devices.deny', value: 'a' });
-    expect(w.map((x) => x.value)).toEqual(expect.arrayContaining(['c *:* m', 'b *:* m', 'c 1:3 rwm', 'c 136:* rwm', 'c 5:2 rwm', 'c 10:200 rwm']));
+    expect(w.map((x) => x.value)).toEqual(
+      expect.arrayContaining(['c *:* m', 'b *:* m', 'c 1:3 rwm', 'c 136:* rwm', 'c 5:2 rwm', 'c 10:200 rwm']),
+    );
   });
 
   it('names what is missing when a controller or file is not there', () => {
     const r = resolveLimits({ blkioWeight: 500 }, host);
-    expect(() => v1Writes(r, { ...v1caps, blkioWeightFile: undefined })).toThrow(/--blkio-weight is not supported on this host: neither blkio.weight nor blkio.bfq.weight/);
+    expect(() => v1Writes(r, { ...v1caps, blkioWeightFile: undefined })).toThrow(
+      /--blkio-weight is not supported on this host: neither blkio.weight nor blkio.bfq.weight/,
+    );
     expect(() => v1Writes(resolveLimits({ pidsLimit: 5 }, host), { ...v1caps, controllers: new Set(['memory']) })).toThrow(
       '--pids-limit is not supported on this host: no cgroup v1 hierarchy has the pids controller.',
     );
@@ -173,7 +211,19 @@ describe('v1Writes', () => {
 
 describe('v2Writes', () => {
   it('translates to cgroup2 files', () => {
-    const r = resolveLimits({ memoryBytes: 64 * MiB, memorySwapBytes: 100 * MiB, cpus: 1.5, cpuShares: 1024, cpusetCpus: '0-1', cpusetMems: '0', pidsLimit: 7, blkioWeight: 500 }, host);
+    const r = resolveLimits(
+      {
+        memoryBytes: 64 * MiB,
+        memorySwapBytes: 100 * MiB,
+        cpus: 1.5,
+        cpuShares: 1024,
+        cpusetCpus: '0-1',
+        cpusetMems: '0',
+        pidsLimit: 7,
+        blkioWeight: 500,
+      },
+      host,
+    );
     expect(v2Writes(r, v2caps)).toEqual([
       { controller: 'unified', file: 'memory.max', value: String(64 * MiB) },
       { controller: 'unified', file: 'memory.swap.max', value: String(36 * MiB) },
@@ -198,11 +248,15 @@ describe('v2Writes', () => {
   });
 
   it('refuses what cgroup2 here cannot do', () => {
-    expect(() => v2Writes(resolveLimits({ memoryBytes: 64 * MiB, memorySwapBytes: 128 * MiB }, host), { ...v2caps, swap: false })).toThrow(/memory.swap.max is missing/);
+    expect(() =>
+      v2Writes(resolveLimits({ memoryBytes: 64 * MiB, memorySwapBytes: 128 * MiB }, host), { ...v2caps, swap: false }),
+    ).toThrow(/memory.swap.max is missing/);
     expect(() => v2Writes(resolveLimits({ cpusetCpus: '0' }, host), { ...v2caps, controllers: new Set(['memory']) })).toThrow(
       '--cpuset-cpus is not supported on this host: the cpuset controller is not available in the parent cgroup.',
     );
-    expect(() => v2Writes(resolveLimits({ devices: [{ type: 'c', major: 1, minor: 1, access: 'r' }] }, host), v2caps)).toThrow(UnsupportedError);
+    expect(() => v2Writes(resolveLimits({ devices: [{ type: 'c', major: 1, minor: 1, access: 'r' }] }, host), v2caps)).toThrow(
+      UnsupportedError,
+    );
   });
 });
 

@@ -5,7 +5,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createContainerCgroup, parseCgroupLayout, removeCgroupParent, type CgroupLayout, type CgroupOptions } from '../../src/cgroups/index.js';
+import {
+  createContainerCgroup,
+  parseCgroupLayout,
+  removeCgroupParent,
+  type CgroupLayout,
+  type CgroupOptions,
+} from '../../src/cgroups/index.js';
 import { UnsupportedError } from '../../src/util/errors.js';
 import { FakeCgroupTree, type FakeOptions } from './cgroups-fake.js';
 
@@ -90,7 +96,9 @@ describe('cgroup v1 (simulated tree)', () => {
 
   it('removes what it made when a limit cannot be applied', () => {
     setup({ swap: false });
-    expect(() => createContainerCgroup(layout, 'bad', { memoryBytes: 64 * MiB, memorySwapBytes: 200 * MiB }, opts)).toThrow(UnsupportedError);
+    expect(() => createContainerCgroup(layout, 'bad', { memoryBytes: 64 * MiB, memorySwapBytes: 200 * MiB }, opts)).toThrow(
+      UnsupportedError,
+    );
     for (const h of Object.keys(HIER)) expect(existsSync(join(fake.base, h, 'tscontainer', 'bad'))).toBe(false);
     expect(removeCgroupParent(layout, 'tscontainer', fake)).toBe(true);
     for (const h of Object.keys(HIER)) expect(existsSync(join(fake.base, h, 'tscontainer'))).toBe(false);
@@ -106,7 +114,13 @@ describe('cgroup v1 (simulated tree)', () => {
     writeFileSync(join(cg.paths['cpuacct']!, 'cpuacct.usage'), '123456789\n');
     writeFileSync(join(cg.paths['pids']!, 'pids.current'), '4\n');
     expect(cg.stats()).toEqual({
-      memory: { usageBytes: 7_000_000, limitBytes: 64 * MiB, inactiveFileBytes: 2_000_000, maxUsageBytes: 9_000_000, oomKills: 2 },
+      memory: {
+        usageBytes: 7_000_000,
+        limitBytes: 64 * MiB,
+        inactiveFileBytes: 2_000_000,
+        maxUsageBytes: 9_000_000,
+        oomKills: 2,
+      },
       cpu: { usageNs: 123456789, userNs: 0, systemNs: 0, throttledPeriods: 0, throttledNs: 0 },
       pids: { current: 4, limit: 9 },
     });

@@ -57,13 +57,25 @@ describe('cgroup v2 (simulated tree)', () => {
   });
 
   it('creates <mount>/tscontainer/<id>, enabling controllers top-down, and writes the limits', () => {
-    const cg = createContainerCgroup(layout, 'abc', { memoryBytes: 64 * MiB, memorySwapBytes: 96 * MiB, cpus: 0.5, cpuShares: 512, cpusetCpus: '1-2', pidsLimit: 20 }, opts);
+    const cg = createContainerCgroup(
+      layout,
+      'abc',
+      { memoryBytes: 64 * MiB, memorySwapBytes: 96 * MiB, cpus: 0.5, cpuShares: 512, cpusetCpus: '1-2', pidsLimit: 20 },
+      opts,
+    );
     expect(cg.version).toBe(2);
     expect(cg.cgroupPath).toBe('/tscontainer/abc');
     expect(cg.paths).toEqual({ unified: join(fake.base, 'tscontainer', 'abc') });
     // root and parent delegate; the container's own group does not (it holds the processes)
     expect(rd('cgroup.subtree_control').split(' ').sort()).toEqual(['cpu', 'cpuset', 'hugetlb', 'io', 'memory', 'pids']);
-    expect(rd('tscontainer', 'cgroup.subtree_control').split(' ').sort()).toEqual(['cpu', 'cpuset', 'hugetlb', 'io', 'memory', 'pids']);
+    expect(rd('tscontainer', 'cgroup.subtree_control').split(' ').sort()).toEqual([
+      'cpu',
+      'cpuset',
+      'hugetlb',
+      'io',
+      'memory',
+      'pids',
+    ]);
     expect(rd('tscontainer', 'abc', 'cgroup.subtree_control')).toBe('');
     expect(rd('tscontainer', 'abc', 'memory.max')).toBe(String(64 * MiB));
     expect(rd('tscontainer', 'abc', 'memory.swap.max')).toBe(String(32 * MiB));
@@ -103,10 +115,14 @@ describe('cgroup v2 (simulated tree)', () => {
 
   it('refuses an explicit --memory-swap without swap accounting, warns for the default', () => {
     setup({ swap: false });
-    expect(() => createContainerCgroup(layout, 's1', { memoryBytes: 64 * MiB, memorySwapBytes: 128 * MiB }, opts)).toThrow(UnsupportedError);
+    expect(() => createContainerCgroup(layout, 's1', { memoryBytes: 64 * MiB, memorySwapBytes: 128 * MiB }, opts)).toThrow(
+      UnsupportedError,
+    );
     expect(existsSync(join(fake.base, 'tscontainer', 's1'))).toBe(false);
     const cg = createContainerCgroup(layout, 's2', { memoryBytes: 64 * MiB }, opts);
-    expect(cg.warnings).toEqual(['Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.']);
+    expect(cg.warnings).toEqual([
+      'Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.',
+    ]);
   });
 
   it('names the rule when the parent holds processes ("no internal processes")', () => {
@@ -115,7 +131,9 @@ describe('cgroup v2 (simulated tree)', () => {
     writeFileSync(join(fake.base, 'tscontainer', 'cgroup.subtree_control'), '');
     writeFileSync(join(fake.base, 'tscontainer', 'cgroup.procs'), '1\n');
     expect(() => createContainerCgroup(layout, 'second', {}, opts)).toThrow(SystemError);
-    expect(() => createContainerCgroup(layout, 'second', {}, opts)).toThrow(/holds processes, and cgroup v2 allows processes only in leaf groups/);
+    expect(() => createContainerCgroup(layout, 'second', {}, opts)).toThrow(
+      /holds processes, and cgroup v2 allows processes only in leaf groups/,
+    );
   });
 
   it('adds processes, lists them, and reports the procs and OOM files', () => {

@@ -1,7 +1,17 @@
 // Safe extraction on a plain directory ("delete" whiteouts, as vfs uses). Runs without root
 // except where it says so (ownership and device nodes need root).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createGzip } from 'node:zlib';
 import { Readable } from 'node:stream';
 import { applyLayerTar } from '../../src/graph/tar-apply.js';
@@ -69,7 +79,10 @@ describe('malicious layer tars', () => {
   });
 
   it('treats absolute names as relative to the layer root', async () => {
-    await apply([{ name: '/abs/file', content: 'in' }, { name: '/', type: 'directory', mode: 0o755 }]);
+    await apply([
+      { name: '/abs/file', content: 'in' },
+      { name: '/', type: 'directory', mode: 0o755 },
+    ]);
     expect(readFileSync(`${layer}/abs/file`, 'utf8')).toBe('in');
     expect(existsSync('/abs/file')).toBe(false);
   });
@@ -109,7 +122,10 @@ describe('malicious layer tars', () => {
   });
 
   it('refuses hard links that leave the layer', async () => {
-    await expectRefused([{ name: 'h', type: 'link', linkname: '../outside/victim' }], /hard link "h" points to "\.\.\/outside\/victim", outside the layer/);
+    await expectRefused(
+      [{ name: 'h', type: 'link', linkname: '../outside/victim' }],
+      /hard link "h" points to "\.\.\/outside\/victim", outside the layer/,
+    );
     await expectRefused([{ name: 'h', type: 'link', linkname: `${outside}/victim` }], /not in the layer/);
     await expectRefused(
       [
@@ -118,7 +134,13 @@ describe('malicious layer tars', () => {
       ],
       /symbolic link "s"/,
     );
-    await expectRefused([{ name: 'd/', type: 'directory' }, { name: 'h', type: 'link', linkname: 'd' }], /points to the directory/);
+    await expectRefused(
+      [
+        { name: 'd/', type: 'directory' },
+        { name: 'h', type: 'link', linkname: 'd' },
+      ],
+      /points to the directory/,
+    );
   });
 
   it('refuses whiteouts of . and ..', async () => {
@@ -148,7 +170,9 @@ describe('malicious layer tars', () => {
 
   it('reports truncated and compressed archives in one line', async () => {
     const tar = await makeTar([{ name: 'big', content: Buffer.alloc(5000, 1) }]);
-    await expect(applyLayerTar(layer, tarStreamOf(tar.subarray(0, 2048)), { whiteouts: 'delete' })).rejects.toThrow(/^layer tar: the archive is truncated/);
+    await expect(applyLayerTar(layer, tarStreamOf(tar.subarray(0, 2048)), { whiteouts: 'delete' })).rejects.toThrow(
+      /^layer tar: the archive is truncated/,
+    );
     const gz = Readable.from([tar]).pipe(createGzip());
     await expect(applyLayerTar(layer, gz, { whiteouts: 'delete' })).rejects.toThrow(/^layer tar: the archive is gzip-compressed/);
   });
@@ -167,7 +191,11 @@ describe('applying a layer tar', () => {
       { name: 'private/', type: 'directory', mode: 0o700, mtime },
       { name: longName, content: 'long' },
       { name: 'unicodé/naïve.txt', content: 'ü' },
-      { name: 'xattr-file', content: 'x', pax: { 'SCHILY.xattr.user.tsc': 'hello', 'SCHILY.xattr.trusted.overlay.redirect': '/etc' } },
+      {
+        name: 'xattr-file',
+        content: 'x',
+        pax: { 'SCHILY.xattr.user.tsc': 'hello', 'SCHILY.xattr.trusted.overlay.redirect': '/etc' },
+      },
     ]);
     expect(r.size).toBe(18 + 4 + 4 + Buffer.byteLength('ü') + 1);
     expect(statSync(`${layer}/bin/tool`).mode & 0o7777).toBe(0o4755);

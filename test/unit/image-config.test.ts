@@ -17,7 +17,14 @@ describe('image config', () => {
     );
     expect(imageIdOf(raw)).toBe(digestOf(raw));
     // key order of the input does not matter
-    const shuffled = { rootfs: a.rootfs, os: a.os, config: { Cmd: ['sh'], Env: [...DEFAULT_ENV] }, history: [], architecture: a.architecture, created: a.created };
+    const shuffled = {
+      rootfs: a.rootfs,
+      os: a.os,
+      config: { Cmd: ['sh'], Env: [...DEFAULT_ENV] },
+      history: [],
+      architecture: a.architecture,
+      created: a.created,
+    };
     expect(serializeConfig(shuffled)).toBe(raw);
     expect(parseConfig(raw).rootfs.diff_ids).toEqual([diff]);
   });

@@ -147,7 +147,9 @@ describe('registerLayer', () => {
     const gz = gzipSync(readFileSync(t));
     const broken = join(root, `broken${n}.tgz`);
     writeFileSync(broken, Buffer.concat([gz.subarray(0, 40), Buffer.alloc(100, 0xee)]));
-    await expect(registerLayer(db, driver, { parent: null, source: createReadStream(broken) })).rejects.toThrow(/invalid layer archive/);
+    await expect(registerLayer(db, driver, { parent: null, source: createReadStream(broken) })).rejects.toThrow(
+      /invalid layer archive/,
+    );
     expect(allLayers(db)).toHaveLength(0);
     expect(readdirSync(driver.home)).toEqual([]);
   });

@@ -12,16 +12,44 @@ import { UsageError } from '../../src/util/errors.js';
 
 describe('parsePublish', () => {
   it('accepts the docker forms', () => {
-    expect(parsePublish('8080:80')).toEqual({ proto: 'tcp', hostIp: '', hostStart: 8080, hostEnd: 8080, containerStart: 80, containerEnd: 80 });
+    expect(parsePublish('8080:80')).toEqual({
+      proto: 'tcp',
+      hostIp: '',
+      hostStart: 8080,
+      hostEnd: 8080,
+      containerStart: 80,
+      containerEnd: 80,
+    });
     expect(parsePublish('127.0.0.1:8080:80/udp')).toMatchObject({ proto: 'udp', hostIp: '127.0.0.1', hostStart: 8080 });
     expect(parsePublish('80')).toMatchObject({ hostStart: 0, hostEnd: 0, containerStart: 80 });
-    expect(parsePublish('127.0.0.1::53/udp')).toMatchObject({ hostIp: '127.0.0.1', hostStart: 0, containerStart: 53, proto: 'udp' });
-    expect(parsePublish('8000-8002:80-82')).toMatchObject({ hostStart: 8000, hostEnd: 8002, containerStart: 80, containerEnd: 82 });
+    expect(parsePublish('127.0.0.1::53/udp')).toMatchObject({
+      hostIp: '127.0.0.1',
+      hostStart: 0,
+      containerStart: 53,
+      proto: 'udp',
+    });
+    expect(parsePublish('8000-8002:80-82')).toMatchObject({
+      hostStart: 8000,
+      hostEnd: 8002,
+      containerStart: 80,
+      containerEnd: 82,
+    });
     expect(parsePublish('8000-8010:80')).toMatchObject({ hostStart: 8000, hostEnd: 8010, containerStart: 80, containerEnd: 80 });
     expect(parsePublish('0.0.0.0:8080:80')).toMatchObject({ hostIp: '' });
   });
   it('refuses bad values with one sentence', () => {
-    for (const bad of ['', 'x:80', '8080:0', '70000:80', '8080:80/sctp', '1.2.3:8080:80', '8000-8001:80-82', '[::1]:80:80', '90-80:80', '8080:'])
+    for (const bad of [
+      '',
+      'x:80',
+      '8080:0',
+      '70000:80',
+      '8080:80/sctp',
+      '1.2.3:8080:80',
+      '8000-8001:80-82',
+      '[::1]:80:80',
+      '90-80:80',
+      '8080:',
+    ])
       expect(() => parsePublish(bad), bad).toThrow(UsageError);
     expect(() => parsePublish('8080:80/icmp')).toThrow(/invalid protocol "icmp"/);
   });
@@ -45,16 +73,25 @@ describe('assignPorts', () => {
     ]);
   });
   it('refuses the same host port twice in one request', () => {
-    expect(() => assignPorts([parsePublish('8080:80'), parsePublish('8080:81')], [], [1, 2], conflict)).toThrow(/published twice/);
+    expect(() => assignPorts([parsePublish('8080:80'), parsePublish('8080:81')], [], [1, 2], conflict)).toThrow(
+      /published twice/,
+    );
   });
   it('picks free ports from the range for random and host-range specs', () => {
     const taken = [{ proto: 'tcp', hostIp: '', port: 32768, owner: 'a process on this host' }];
-    const m = assignPorts([parsePublish('80'), parsePublish('81'), parsePublish('9000-9001:82')], taken, [32768, 32800], conflict);
+    const m = assignPorts(
+      [parsePublish('80'), parsePublish('81'), parsePublish('9000-9001:82')],
+      taken,
+      [32768, 32800],
+      conflict,
+    );
     expect(m.map((x) => x.hostPort)).toEqual([32769, 32770, 9000]);
     expect(() => assignPorts([parsePublish('80')], taken, [32768, 32768], conflict)).toThrow(/no free host port/);
   });
   it('ranges map one to one', () => {
-    expect(assignPorts([parsePublish('8000-8001:80-81')], [], [1, 2], conflict).map((m) => [m.hostPort, m.containerPort])).toEqual([
+    expect(
+      assignPorts([parsePublish('8000-8001:80-81')], [], [1, 2], conflict).map((m) => [m.hostPort, m.containerPort]),
+    ).toEqual([
       [8000, 80],
       [8001, 81],
     ]);
@@ -92,7 +129,10 @@ describe('/proc parsing', () => {
 eth0	00000000	010200C0	0003	0	0	0	00000000	0	0	0
 eth0	000200C0	00000000	0001	0	0	0	00FFFFFF	0	0	0
 docker0	000011AC	00000000	0001	0	0	0	0000FFFF	0	0	0`;
-    expect(parseProcRoute(text).map((r) => `${r.iface} ${formatCidr(r.dst)}`)).toEqual(['eth0 192.0.2.0/24', 'docker0 172.17.0.0/16']);
+    expect(parseProcRoute(text).map((r) => `${r.iface} ${formatCidr(r.dst)}`)).toEqual([
+      'eth0 192.0.2.0/24',
+      'docker0 172.17.0.0/16',
+    ]);
   });
 });
 
@@ -114,14 +154,20 @@ describe('IPv4', () => {
 describe('/etc files', () => {
   const opts = { dns: [], dnsSearch: [], dnsOptions: [], fallbackDns: [], keepLoopback: false };
   it('drops loopback and IPv6 nameservers from the host resolv.conf', () => {
-    const host = '# generated\nnameserver 127.0.0.53\nnameserver 10.255.255.53\nnameserver ::1\nnameserver fd00::1\nsearch example.test\noptions edns0\n';
+    const host =
+      '# generated\nnameserver 127.0.0.53\nnameserver 10.255.255.53\nnameserver ::1\nnameserver fd00::1\nsearch example.test\noptions edns0\n';
     expect(buildResolvConf(host, opts)).toBe('search example.test\nnameserver 10.255.255.53\noptions edns0\n');
     expect(buildResolvConf('nameserver 127.0.0.53\n', opts)).toBe('\n');
     expect(buildResolvConf('nameserver 127.0.0.53\n', { ...opts, fallbackDns: ['10.9.9.9'] })).toBe('nameserver 10.9.9.9\n');
     expect(buildResolvConf('nameserver 127.0.0.53\n', { ...opts, keepLoopback: true })).toBe('nameserver 127.0.0.53\n');
   });
   it('applies --dns, --dns-search and --dns-option', () => {
-    const r = buildResolvConf('nameserver 10.255.255.53\nsearch a.test\n', { ...opts, dns: ['10.0.0.53'], dnsSearch: ['b.test'], dnsOptions: ['ndots:2'] });
+    const r = buildResolvConf('nameserver 10.255.255.53\nsearch a.test\n', {
+      ...opts,
+      dns: ['10.0.0.53'],
+      dnsSearch: ['b.test'],
+      dnsOptions: ['ndots:2'],
+    });
     expect(r).toBe('search b.test\nnameserver 10.0.0.53\noptions ndots:2\n');
     expect(buildResolvConf('search a.test\n', { ...opts, dnsSearch: ['.'] })).toBe('\n');
   });
@@ -157,17 +203,51 @@ describe('nftables script', () => {
 
 describe('ip batches', () => {
   it('creates the peer inside the netns and configures it there', () => {
-    const v = { bridge: 'tsct1', hostIf: 'vtscabc', ifname: 'eth0', mac: '02:42:0a:c7:01:02', address: '10.199.1.2', prefix: 24, gateway: '10.199.1.1', defaultRoute: true };
+    const v = {
+      bridge: 'tsct1',
+      hostIf: 'vtscabc',
+      ifname: 'eth0',
+      mac: '02:42:0a:c7:01:02',
+      address: '10.199.1.2',
+      prefix: 24,
+      gateway: '10.199.1.1',
+      defaultRoute: true,
+    };
     const h = hostBatch([{ bridge: 'tsct1', gateway: '10.199.1.1', prefix: 24 }], [v], 4242, () => true);
-    expect(h.text).toMatch(/^link add tsct1 type bridge\naddr replace 10.199.1.1\/24 dev tsct1\nlink set tsct1 up\nlink add vtscabc mtu \d+ master tsct1 type veth peer name eth0 mtu \d+ address 02:42:0a:c7:01:02 netns 4242\nlink set vtscabc up\n$/);
+    expect(h.text).toMatch(
+      /^link add tsct1 type bridge\naddr replace 10.199.1.1\/24 dev tsct1\nlink set tsct1 up\nlink add vtscabc mtu \d+ master tsct1 type veth peer name eth0 mtu \d+ address 02:42:0a:c7:01:02 netns 4242\nlink set vtscabc up\n$/,
+    );
     expect([...h.mayExist]).toEqual([1]);
-    expect(nsBatch([v], true)).toBe('link set lo up\naddr add 10.199.1.2/24 dev eth0\nlink set eth0 up\nroute add default via 10.199.1.1 dev eth0\n');
-    expect(failedBatchLines('RTNETLINK answers: File exists\nCommand failed -:1\n')).toEqual(new Map([[1, 'RTNETLINK answers: File exists']]));
+    expect(nsBatch([v], true)).toBe(
+      'link set lo up\naddr add 10.199.1.2/24 dev eth0\nlink set eth0 up\nroute add default via 10.199.1.1 dev eth0\n',
+    );
+    expect(failedBatchLines('RTNETLINK answers: File exists\nCommand failed -:1\n')).toEqual(
+      new Map([[1, 'RTNETLINK answers: File exists']]),
+    );
   });
   it('deletes a stale host veth of the same container first (a restart, or a joiner holding the old netns)', () => {
-    const v = { bridge: 'tsct1', hostIf: 'vtscabc', ifname: 'eth0', mac: '02:42:0a:c7:01:02', address: '10.199.1.2', prefix: 24, gateway: '10.199.1.1', defaultRoute: true };
-    const h = hostBatch([{ bridge: 'tsct1', gateway: '10.199.1.1', prefix: 24 }], [v], 4242, () => false, (n) => n === 'vtscabc');
-    expect(h.text.split('\n').slice(0, 3)).toEqual(['addr replace 10.199.1.1/24 dev tsct1', 'link set tsct1 up', 'link del vtscabc']);
+    const v = {
+      bridge: 'tsct1',
+      hostIf: 'vtscabc',
+      ifname: 'eth0',
+      mac: '02:42:0a:c7:01:02',
+      address: '10.199.1.2',
+      prefix: 24,
+      gateway: '10.199.1.1',
+      defaultRoute: true,
+    };
+    const h = hostBatch(
+      [{ bridge: 'tsct1', gateway: '10.199.1.1', prefix: 24 }],
+      [v],
+      4242,
+      () => false,
+      (n) => n === 'vtscabc',
+    );
+    expect(h.text.split('\n').slice(0, 3)).toEqual([
+      'addr replace 10.199.1.1/24 dev tsct1',
+      'link set tsct1 up',
+      'link del vtscabc',
+    ]);
     expect([...h.mayBeGone]).toEqual([3]);
     expect(h.text.split('\n')[3]).toMatch(/^link add vtscabc /);
   });
@@ -182,14 +262,20 @@ describe('parseNetworkRequest', () => {
     expect(parseNetworkRequest({ mode: 'none' }).kind).toBe('none');
     expect(parseNetworkRequest({ mode: 'host' }).kind).toBe('host');
     expect(parseNetworkRequest({ mode: 'container:web' })).toMatchObject({ kind: 'container', target: 'web' });
-    expect(parseNetworkRequest({ mode: 'appnet', aliases: ['db2'] })).toMatchObject({ kind: 'network', target: 'appnet', aliases: ['db2'] });
+    expect(parseNetworkRequest({ mode: 'appnet', aliases: ['db2'] })).toMatchObject({
+      kind: 'network',
+      target: 'appnet',
+      aliases: ['db2'],
+    });
   });
   it('uses exposed ports only with -P', () => {
     expect(parseNetworkRequest({ exposedPorts: ['80/tcp'] }).exposed).toEqual([]);
     expect(parseNetworkRequest({ publishAll: true, exposedPorts: ['80/tcp', '53/udp'] }).exposed).toHaveLength(2);
   });
   it('refuses conflicting options with one sentence', () => {
-    expect(() => parseNetworkRequest({ mode: 'none', publish: ['80:80'] })).toThrow('conflicting options: port publishing and --network none');
+    expect(() => parseNetworkRequest({ mode: 'none', publish: ['80:80'] })).toThrow(
+      'conflicting options: port publishing and --network none',
+    );
     expect(() => parseNetworkRequest({ mode: 'container:x', dns: ['10.0.0.53'] })).toThrow(/dns/);
     expect(() => parseNetworkRequest({ mode: 'bridge', aliases: ['a'] })).toThrow(/user-defined networks/);
     expect(() => parseNetworkRequest({ dns: ['nope'] })).toThrow(/--dns/);

@@ -68,9 +68,13 @@ afterEach(() => {
 describe('prepareContainerNetwork', () => {
   it('creates the default network on first use, leases addresses in order, writes /etc files', () => {
     const a = addContainer('a');
-    const plan = prepareContainerNetwork(db, a.id, a.dir, parseNetworkRequest({ addHosts: ['h:10.1.1.1'] }), { config: config() });
+    const plan = prepareContainerNetwork(db, a.id, a.dir, parseNetworkRequest({ addHosts: ['h:10.1.1.1'] }), {
+      config: config(),
+    });
     expect(plan.netns).toBeUndefined();
-    expect(plan.endpoints).toMatchObject([{ bridge: 'tsctu0', address: '10.199.77.2', gateway: '10.199.77.1', prefix: 24, ifname: 'eth0' }]);
+    expect(plan.endpoints).toMatchObject([
+      { bridge: 'tsctu0', address: '10.199.77.2', gateway: '10.199.77.1', prefix: 24, ifname: 'eth0' },
+    ]);
     expect(plan.endpoints[0]!.hostIf).toMatch(/^tsctv[0-9a-f]{10}$/);
     expect(plan.etcFiles.map((f) => f.destination)).toEqual(['/etc/hosts', '/etc/resolv.conf', '/etc/hostname']);
     expect(readFileSync(join(a.dir, 'hostname'), 'utf8')).toBe(`${a.id.slice(0, 12)}\n`);
@@ -83,16 +87,22 @@ describe('prepareContainerNetwork', () => {
     expect(again.endpoints[0]!.address).toBe('10.199.77.2');
 
     const b = addContainer('b');
-    expect(prepareContainerNetwork(db, b.id, b.dir, parseNetworkRequest({}), { config: config() }).endpoints[0]!.address).toBe('10.199.77.3');
+    expect(prepareContainerNetwork(db, b.id, b.dir, parseNetworkRequest({}), { config: config() }).endpoints[0]!.address).toBe(
+      '10.199.77.3',
+    );
 
     // a lease whose container row is gone is reclaimed by the next allocation
     deleteContainer(db, a.id);
     const c = addContainer('c');
-    expect(prepareContainerNetwork(db, c.id, c.dir, parseNetworkRequest({}), { config: config() }).endpoints[0]!.address).toBe('10.199.77.2');
+    expect(prepareContainerNetwork(db, c.id, c.dir, parseNetworkRequest({}), { config: config() }).endpoints[0]!.address).toBe(
+      '10.199.77.2',
+    );
   });
 
   it('refuses a container row that does not exist', () => {
-    expect(() => prepareContainerNetwork(db, 'f'.repeat(64), dir, parseNetworkRequest({}), { config: config() })).toThrow(/no such container/);
+    expect(() => prepareContainerNetwork(db, 'f'.repeat(64), dir, parseNetworkRequest({}), { config: config() })).toThrow(
+      /no such container/,
+    );
   });
 
   it('refuses a default subnet that overlaps a host route', () => {
@@ -106,7 +116,9 @@ describe('prepareContainerNetwork', () => {
 
   it('detects port conflicts with other containers and with host listeners', async () => {
     const a = addContainer('web');
-    const plan = prepareContainerNetwork(db, a.id, a.dir, parseNetworkRequest({ publish: ['18080:80', '127.0.0.1::53/udp'] }), { config: config() });
+    const plan = prepareContainerNetwork(db, a.id, a.dir, parseNetworkRequest({ publish: ['18080:80', '127.0.0.1::53/udp'] }), {
+      config: config(),
+    });
     expect(plan.ports[0]).toEqual({ proto: 'tcp', hostIp: '', hostPort: 18080, containerPort: 80 });
     expect(plan.ports[1]).toMatchObject({ proto: 'udp', hostIp: '127.0.0.1', containerPort: 53 });
     expect(containerPorts(db, 'web')).toHaveLength(2);
@@ -127,7 +139,10 @@ describe('prepareContainerNetwork', () => {
 
     // an exited container's ports are free again
     setContainerState(db, a.id, 'exited');
-    expect(prepareContainerNetwork(db, b.id, b.dir, parseNetworkRequest({ publish: ['18080:80'] }), { config: config() }).ports[0]!.hostPort).toBe(18080);
+    expect(
+      prepareContainerNetwork(db, b.id, b.dir, parseNetworkRequest({ publish: ['18080:80'] }), { config: config() }).ports[0]!
+        .hostPort,
+    ).toBe(18080);
     expect(containerPorts(db, a.id).map((p) => p.hostPort)).not.toContain(18080);
 
     const server: Server = createServer();
@@ -135,19 +150,21 @@ describe('prepareContainerNetwork', () => {
     const port = (server.address() as { port: number }).port;
     try {
       const c = addContainer('c');
-      expect(() => prepareContainerNetwork(db, c.id, c.dir, parseNetworkRequest({ publish: [`${port}:80`] }), { config: config() })).toThrow(
-        `host port 0.0.0.0:${port}/tcp is already in use by a process on this host`,
-      );
+      expect(() =>
+        prepareContainerNetwork(db, c.id, c.dir, parseNetworkRequest({ publish: [`${port}:80`] }), { config: config() }),
+      ).toThrow(`host port 0.0.0.0:${port}/tcp is already in use by a process on this host`);
       // but a random port never lands on it
       const d = addContainer('d');
-      const p = prepareContainerNetwork(db, d.id, d.dir, parseNetworkRequest({ publishAll: true, exposedPorts: ['80/tcp'] }), { config: config() });
+      const p = prepareContainerNetwork(db, d.id, d.dir, parseNetworkRequest({ publishAll: true, exposedPorts: ['80/tcp'] }), {
+        config: config(),
+      });
       expect(p.ports[0]!.hostPort).not.toBe(port);
     } finally {
       server.close();
     }
   });
 
-  it('keeps user-network members in each other\'s /etc/hosts, rewriting in place', async () => {
+  it("keeps user-network members in each other's /etc/hosts, rewriting in place", async () => {
     insertNetwork(db, {
       id: 'n'.repeat(64),
       name: 'appnet',
@@ -164,13 +181,17 @@ describe('prepareContainerNetwork', () => {
     const dbc = addContainer('db');
     prepareContainerNetwork(db, web.id, web.dir, parseNetworkRequest({ mode: 'appnet' }), { config: config() });
     const inode = statSync(join(web.dir, 'hosts')).ino;
-    prepareContainerNetwork(db, dbc.id, dbc.dir, parseNetworkRequest({ mode: 'appnet', aliases: ['database'] }), { config: config() });
+    prepareContainerNetwork(db, dbc.id, dbc.dir, parseNetworkRequest({ mode: 'appnet', aliases: ['database'] }), {
+      config: config(),
+    });
     const webHosts = readFileSync(join(web.dir, 'hosts'), 'utf8');
     expect(webHosts).toContain(`10.199.78.3\tdb database ${dbc.id.slice(0, 12)}\n`);
     expect(statSync(join(web.dir, 'hosts')).ino).toBe(inode);
     expect(readFileSync(join(dbc.dir, 'hosts'), 'utf8')).toContain(`10.199.78.2\tweb ${web.id.slice(0, 12)}\n`);
 
-    await expect(removeNetwork(db, 'appnet', { config: config() })).rejects.toThrow('network appnet is in use by containers web, db');
+    await expect(removeNetwork(db, 'appnet', { config: config() })).rejects.toThrow(
+      'network appnet is in use by containers web, db',
+    );
 
     await releaseContainerNetwork(db, dbc.id, { config: config() });
     expect(readFileSync(join(web.dir, 'hosts'), 'utf8')).not.toContain('db');
@@ -179,10 +200,14 @@ describe('prepareContainerNetwork', () => {
 
   it('none and host modes', () => {
     const a = addContainer('a');
-    const none = prepareContainerNetwork(db, a.id, a.dir, parseNetworkRequest({ mode: 'none', hostname: 'n1' }), { config: config() });
+    const none = prepareContainerNetwork(db, a.id, a.dir, parseNetworkRequest({ mode: 'none', hostname: 'n1' }), {
+      config: config(),
+    });
     expect(none).toMatchObject({ netns: undefined, kind: 'none', hostname: 'n1', endpoints: [] });
     const b = addContainer('b');
-    const host = prepareContainerNetwork(db, b.id, b.dir, parseNetworkRequest({ mode: 'host', addHosts: ['h:10.1.1.1'] }), { config: config() });
+    const host = prepareContainerNetwork(db, b.id, b.dir, parseNetworkRequest({ mode: 'host', addHosts: ['h:10.1.1.1'] }), {
+      config: config(),
+    });
     expect(host.netns).toBe('host');
     expect(readFileSync(join(b.dir, 'hosts'), 'utf8')).toContain('10.1.1.1\th\n');
     expect(readFileSync(join(b.dir, 'resolv.conf'), 'utf8')).toContain('nameserver 127.0.0.53');

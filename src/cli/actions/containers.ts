@@ -6,11 +6,10 @@ import { startAttached, startDetached } from '../../runtime/run.js';
 import { findContainer } from '../../runtime/lookup.js';
 import { removeContainer, removeStopped } from '../../runtime/remove.js';
 import { reconcileAll } from '../../runtime/reconcile.js';
-import { getContainer, listContainers, type ContainerRow } from '../../store/containers.js';
+import { getContainer } from '../../store/containers.js';
 import { toTscError, ConflictError, EXIT_MANAGEMENT } from '../../util/errors.js';
 import type { RunFlags } from '../../runtime/options.js';
 import type { ContainerConfig } from '../../runtime/config.js';
-import { ago, printTable } from '../output.js';
 import { mark } from '../../util/trace.js';
 
 export async function runCommand(ctx: Context, image: string, command: string[], flags: RunFlags): Promise<number> {
@@ -86,68 +85,4 @@ export async function rmCommand(ctx: Context, names: string[], force: boolean): 
     }
   }
   return failed;
-}
-
-function statusText(r: ContainerRow): string {
-  switch (r.state) {
-    case 'running':
-      return `Up ${ago(r.started_at).replace(/ ago$/, '')}`;
-    case 'paused':
-      return `Up ${ago(r.started_at).replace(/ ago$/, '')} (Paused)`;
-    case 'exited':
-      return `Exited (${r.exit_code ?? 0}) ${ago(r.finished_at)}`;
-    case 'created':
-      return 'Created';
-    default:
-      return r.state;
-  }
-}
-
-function commandText(r: ContainerRow, trunc: boolean): string {
-  const args = (JSON.parse(r.config) as ContainerConfig).args.join(' ');
-  const s = trunc && args.length > 20 ? `${args.slice(0, 19)}…` : args;
-  return `"${s}"`;
-}
-
-export async function psCommand(
-  ctx: Context,
-  opts: { all?: boolean; quiet?: boolean; trunc: boolean; format?: string },
-): Promise<void> {
-  const db = ctx.db();
-  // Reconcile every row that claims to run, then list what the caller asked for.
-  await reconcileAll(ctx, listContainers(db, { all: false }));
-  const rows = listContainers(db, { all: Boolean(opts.all) });
-  if (opts.quiet) {
-    process.stdout.write(rows.map((r) => (opts.trunc ? r.id.slice(0, 12) : r.id) + '\n').join(''));
-    return;
-  }
-  if (opts.format === 'json') {
-    for (const r of rows) {
-      process.stdout.write(
-        JSON.stringify({
-          ID: r.id,
-          Names: r.name,
-          Image: r.image_ref,
-          Command: (JSON.parse(r.config) as ContainerConfig).args.join(' '),
-          CreatedAt: r.created_at,
-          State: r.state,
-          Status: statusText(r),
-          ExitCode: r.exit_code,
-          OOMKilled: r.oom_killed === 1,
-        }) + '\n',
-      );
-    }
-    return;
-  }
-  printTable(
-    ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'NAMES'],
-    rows.map((r) => [
-      opts.trunc ? r.id.slice(0, 12) : r.id,
-      r.image_ref,
-      commandText(r, opts.trunc),
-      ago(r.created_at),
-      statusText(r),
-      r.name,
-    ]),
-  );
 }

@@ -24,7 +24,10 @@ export interface TestRoot {
 
 export function makeRoot(label: string): TestRoot {
   const root = mkdtempSync(join(tmpdir(), `tsc-it-${label}-`));
-  const suffix = root.slice(-6).toLowerCase().replace(/[^a-z0-9]/g, 'x');
+  const suffix = root
+    .slice(-6)
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, 'x');
   const cgroupParent = `tscontainer-test-${suffix}`;
   // Our own bridge, subnet and nftables table: never the host's, never another test file's.
   const bridge = `tsct${suffix}`;

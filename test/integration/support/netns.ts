@@ -24,8 +24,11 @@ function nsIno(pid: number | 'self', kind: 'net' | 'mnt'): number {
  * each [file, target] is bind-mounted inside a private mount namespace first.
  */
 export async function fakeContainer(binds: [string, string][] = []): Promise<FakeContainer> {
-  const script = [...binds.map(([src, dst]) => `mount --bind '${src}' '${dst}'`), 'exec sleep 300'].join(' && ');
-  const args = binds.length > 0 ? ['-n', '-m', 'sh', '-c', script] : ['-n', 'sleep', '300'];
+  // The native helper brings lo up in every new network namespace; the stand-in does the same.
+  const script = ['ip link set lo up', ...binds.map(([src, dst]) => `mount --bind '${src}' '${dst}'`), 'exec sleep 300'].join(
+    ' && ',
+  );
+  const args = binds.length > 0 ? ['-n', '-m', 'sh', '-c', script] : ['-n', 'sh', '-c', script];
   const child = spawn('unshare', args, { stdio: 'ignore' });
   children.add(child);
   child.on('exit', () => children.delete(child));

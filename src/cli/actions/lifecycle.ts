@@ -1,0 +1,441 @@
+// Actions of the container management commands (stop, kill, wait, restart, pause, unpause,
+// rename, logs, inspect, top, stats, ps, container prune, system prune): call the runtime, print
+// what docker prints. For several containers each one is tried; failures are one line each on
+// stderr and the command exits 1, as docker does.
+import type { Context } from '../context.js';
+import { findContainer } from '../../runtime/lookup.js';
+import {
+  containerConfig,
+  killOne,
+  parseStopTime,
+  pauseContainer,
+  renameContainerTo,
+  restartContainer,
+  stopContainer,
+  unpauseContainer,
+  waitContainer,
+} from '../../runtime/lifecycle.js';
+import { parseSignal } from '../../runtime/kill.js';
+import { reconcile, reconcileAll } from '../../runtime/reconcile.js';
+import { getContainer, listContainers, type ContainerRow } from '../../store/containers.js';
+import { allPortMappings } from '../../store/networks.js';
+import { EXIT_MANAGEMENT, NotFoundError, TscError, toTscError, UsageError } from '../../util/errors.js';
+import { renderTemplate, templateHeader } from '../../image/format.js';
+import { ago, humanSize, printJson, printTable } from '../output.js';
+
+/** Runs `fn` for each name; prints the name on success (when `echo`), collects failures. */
+async function eachContainer(
+  ctx: Context,
+  names: string[],
+  fn: (row: ContainerRow, name: string) => Promise<void>,
+  echo = true,
+): Promise<number> {
+  let failed = 0;
+  for (const n of names) {
+    try {
+      const row = findContainer(ctx.db(), n);
+      await fn(row, n);
+      if (echo) process.stdout.write(`${n}\n`);
+    } catch (err) {
+      const e = toTscError(err);
+      process.stderr.write(`tscontainer: ${e.message}\n`);
+      failed = EXIT_MANAGEMENT;
+    }
+  }
+  return failed;
+}
+
+export function stopCommand(ctx: Context, names: string[], opts: { time?: string }): Promise<number> {
+  return eachContainer(ctx, names, async (row) => {
+    await stopContainer(ctx, row, parseStopTime(opts.time, containerConfig(row)));
+  });
+}
+
+export function killCommand(ctx: Context, names: string[], opts: { signal?: string }): Promise<number> {
+  const sig = parseSignal(opts.signal ?? 'KILL');
+  return eachContainer(ctx, names, async (row) => {
+    await killOne(ctx, row, sig);
+  });
+}
+
+export function restartCommand(ctx: Context, names: string[], opts: { time?: string }): Promise<number> {
+  return eachContainer(ctx, names, async (row) => {
+    await restartContainer(ctx, row, parseStopTime(opts.time, containerConfig(row)));
+  });
+}
+
+export function pauseCommand(ctx: Context, names: string[]): Promise<number> {
+  return eachContainer(ctx, names, (row) => pauseContainer(ctx, row));
+}
+
+export function unpauseCommand(ctx: Context, names: string[]): Promise<number> {
+  return eachContainer(ctx, names, (row) => unpauseContainer(ctx, row));
+}
+
+export async function waitCommand(ctx: Context, names: string[]): Promise<number> {
+  const abort = new AbortController();
+  const onSig = () => abort.abort();
+  process.once('SIGINT', onSig);
+  process.once('SIGTERM', onSig);
+  try {
+    return await eachContainer(
+      ctx,
+      names,
+      async (row) => {
+        const code = await waitContainer(ctx, row, { signal: abort.signal });
+        process.stdout.write(`${code}\n`);
+      },
+      false,
+    );
+  } finally {
+    process.off('SIGINT', onSig);
+    process.off('SIGTERM', onSig);
+  }
+}
+
+export function renameCommand(ctx: Context, oldName: string, newName: string): void {
+  renameContainerTo(ctx, findContainer(ctx.db(), oldName), newName);
+}
+
+export async function logsCommand(
+  ctx: Context,
+  name: string,
+  opts: { follow?: boolean; tail?: string; timestamps?: boolean; since?: string; until?: string },
+): Promise<void> {
+  const { containerLogs, parseSinceNs, parseTail } = await import('../../runtime/logs.js');
+  const row = findContainer(ctx.db(), name);
+  const abort = new AbortController();
+  const onSig = () => abort.abort();
+  process.once('SIGINT', onSig);
+  try {
+    await containerLogs(ctx, row, {
+      follow: Boolean(opts.follow),
+      timestamps: Boolean(opts.timestamps),
+      tail: parseTail(opts.tail),
+      ...(opts.since !== undefined ? { sinceNs: parseSinceNs(opts.since) } : {}),
+      ...(opts.until !== undefined ? { untilNs: parseSinceNs(opts.until) } : {}),
+      write: (stream, text) => (stream === 'stderr' ? process.stderr : process.stdout).write(text),
+      signal: abort.signal,
+    });
+  } finally {
+    process.off('SIGINT', onSig);
+  }
+}
+
+export async function inspectCommand(ctx: Context, names: string[], opts: { format?: string; type?: string }): Promise<number> {
+  const { inspectContainer } = await import('../../runtime/inspect.js');
+  const docs: unknown[] = [];
+  const errors: TscError[] = [];
+  for (const n of names) {
+    let row: ContainerRow | undefined;
+    if (opts.type !== 'image') {
+      try {
+        row = findContainer(ctx.db(), n);
+      } catch (err) {
+        if (!(err instanceof NotFoundError) || opts.type === 'container') {
+          errors.push(toTscError(err));
+          continue;
+        }
+      }
+    }
+    if (row) {
+      docs.push(inspectContainer(ctx, await reconcile(ctx, row)));
+      continue;
+    }
+    // docker inspect falls back to images
+    const { inspectImages } = await import('../../image/service.js');
+    const r = await inspectImages(ctx, [n]);
+    if (r.images.length > 0) docs.push(...r.images);
+    else errors.push(new NotFoundError(`No such object: ${n}`, EXIT_MANAGEMENT));
+  }
+  if (opts.format !== undefined) for (const d of docs) process.stdout.write(renderTemplate(opts.format, d) + '\n');
+  else printJson(docs);
+  for (const e of errors) process.stderr.write(`tscontainer: ${e.message}\n`);
+  return errors.length > 0 ? EXIT_MANAGEMENT : 0;
+}
+
+export async function topCommand(ctx: Context, name: string, psArgs: string[]): Promise<void> {
+  const { topContainer } = await import('../../runtime/stats.js');
+  const r = await topContainer(ctx, findContainer(ctx.db(), name), psArgs);
+  process.stdout.write(r.lines.join('\n') + '\n');
+}
+
+export async function statsCommand(
+  ctx: Context,
+  names: string[],
+  opts: { stream: boolean; format?: string; all?: boolean },
+): Promise<void> {
+  const { liveRows, sample, statsLine, statsStrings } = await import('../../runtime/stats.js');
+  type Sample = NonNullable<ReturnType<typeof sample>>;
+  const db = ctx.db();
+  const explicit = names.map((n) => findContainer(db, n));
+  const rowsNow = async (): Promise<ContainerRow[]> => {
+    if (explicit.length > 0) {
+      const cur = explicit.map((r) => getContainer(db, r.id)).filter((r): r is ContainerRow => r !== undefined);
+      return opts.all ? cur : liveRows(ctx, cur);
+    }
+    return liveRows(ctx, listContainers(db, { all: false }));
+  };
+  if (explicit.length > 0) {
+    const live = await liveRows(ctx, explicit);
+    const dead = explicit.filter((r) => !live.some((l) => l.id === r.id));
+    if (dead.length > 0 && !opts.stream) {
+      for (const d of dead.slice(0, -1)) process.stderr.write(`tscontainer: container ${d.name} is not running\n`);
+      throw new TscError(`container ${dead[dead.length - 1]!.name} is not running`, EXIT_MANAGEMENT);
+    }
+  }
+  const render = (lines: Record<string, string>[]): string => {
+    if (opts.format === 'json' || opts.format === '{{json .}}') return lines.map((l) => JSON.stringify(l) + '\n').join('');
+    if (opts.format !== undefined) {
+      const table = opts.format.startsWith('table ');
+      const tpl = table ? opts.format.slice(6) : opts.format;
+      const body = lines.map((l) => renderTemplate(tpl, l) + '\n').join('');
+      return table ? templateHeader(tpl) + '\n' + body : body;
+    }
+    const headers = ['CONTAINER ID', 'NAME', 'CPU %', 'MEM USAGE / LIMIT', 'MEM %', 'NET I/O', 'BLOCK I/O', 'PIDS'];
+    const rows = lines.map((l) => [
+      l['ID']!,
+      l['Name']!,
+      l['CPUPerc']!,
+      l['MemUsage']!,
+      l['MemPerc']!,
+      l['NetIO']!,
+      l['BlockIO']!,
+      l['PIDs']!,
+    ]);
+    const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    const line = (cells: string[]) =>
+      cells
+        .map((c, i) => c.padEnd(widths[i]! + 3))
+        .join('')
+        .trimEnd();
+    return [line(headers), ...rows.map(line)].join('\n') + '\n';
+  };
+
+  let prev = new Map<string, Sample>();
+  const take = async (): Promise<Map<string, Sample>> => {
+    const m = new Map<string, Sample>();
+    for (const r of await rowsNow()) {
+      const s = sample(r);
+      if (s) m.set(r.id, s);
+    }
+    return m;
+  };
+  prev = await take();
+  if (!opts.stream) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const now = await take();
+    process.stdout.write(render([...now.values()].map((s) => statsStrings(statsLine(prev.get(s.row.id), s)))));
+    return;
+  }
+  let stop = false;
+  const onSig = () => {
+    stop = true;
+  };
+  process.once('SIGINT', onSig);
+  process.once('SIGTERM', onSig);
+  const tty = process.stdout.isTTY === true;
+  while (!stop) {
+    await new Promise((r) => setTimeout(r, 1000));
+    if (stop) break;
+    const now = await take();
+    const text = render([...now.values()].map((s) => statsStrings(statsLine(prev.get(s.row.id), s))));
+    process.stdout.write(tty ? `\x1b[2J\x1b[H${text}` : text);
+    prev = now;
+    if (explicit.length > 0 && now.size === 0 && !opts.all) break;
+  }
+  process.off('SIGINT', onSig);
+  process.off('SIGTERM', onSig);
+}
+
+// ---------------------------------------------------------------------------------------- ps
+
+function statusText(r: ContainerRow, now: number): string {
+  switch (r.state) {
+    case 'running':
+      return `Up ${ago(r.started_at, now).replace(/ ago$/, '')}`;
+    case 'paused':
+      return `Up ${ago(r.started_at, now).replace(/ ago$/, '')} (Paused)`;
+    case 'exited':
+      return `Exited (${r.exit_code ?? 0}) ${ago(r.finished_at, now)}`;
+    case 'created':
+      return 'Created';
+    case 'removing':
+      return 'Removal In Progress';
+    default:
+      return r.state;
+  }
+}
+
+/** docker's CreatedAt: "2026-11-21 23:59:01 +0000 UTC". */
+export function dockerTime(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return `${d.toISOString().slice(0, 19).replace('T', ' ')} +0000 UTC`;
+}
+
+export interface PsFilter {
+  status: Set<string>;
+  name: string[];
+  id: string[];
+  label: [string, string | undefined][];
+  exited: number[];
+}
+
+export function parsePsFilters(values: string[]): PsFilter {
+  const f: PsFilter = { status: new Set(), name: [], id: [], label: [], exited: [] };
+  const STATUSES = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
+  for (const v of values) {
+    const eq = v.indexOf('=');
+    if (eq <= 0) throw new UsageError(`bad format of filter "${v}": expected name=value`);
+    const key = v.slice(0, eq).toLowerCase();
+    const val = v.slice(eq + 1);
+    switch (key) {
+      case 'status':
+        if (!STATUSES.includes(val)) throw new UsageError(`invalid filter 'status=${val}': one of ${STATUSES.join(', ')}`);
+        f.status.add(val);
+        break;
+      case 'name':
+        f.name.push(val);
+        break;
+      case 'id':
+        f.id.push(val);
+        break;
+      case 'label': {
+        const i = val.indexOf('=');
+        f.label.push(i < 0 ? [val, undefined] : [val.slice(0, i), val.slice(i + 1)]);
+        break;
+      }
+      case 'exited':
+        if (!/^\d+$/.test(val)) throw new UsageError(`invalid filter 'exited=${val}': expected an exit code`);
+        f.exited.push(Number(val));
+        break;
+      default:
+        throw new UsageError(`invalid filter '${key}': supported are status, name, id, label, exited`);
+    }
+  }
+  return f;
+}
+
+function matches(r: ContainerRow, f: PsFilter): boolean {
+  if (f.status.size > 0 && !f.status.has(r.state)) return false;
+  if (f.name.length > 0 && !f.name.some((n) => new RegExp(n).test(r.name))) return false;
+  if (f.id.length > 0 && !f.id.some((p) => r.id.startsWith(p))) return false;
+  if (f.exited.length > 0 && !(r.state === 'exited' && f.exited.includes(r.exit_code ?? -1))) return false;
+  if (f.label.length > 0) {
+    const labels = containerConfig(r).labels ?? {};
+    if (!f.label.every(([k, v]) => k in labels && (v === undefined || labels[k] === v))) return false;
+  }
+  return true;
+}
+
+export interface PsOptions {
+  all?: boolean;
+  quiet?: boolean;
+  trunc: boolean;
+  format?: string;
+  last?: string;
+  latest?: boolean;
+  filter: string[];
+  size?: boolean;
+}
+
+export async function psCommand(ctx: Context, opts: PsOptions): Promise<void> {
+  const db = ctx.db();
+  const filter = parsePsFilters(opts.filter);
+  let last: number | undefined;
+  if (opts.last !== undefined) {
+    if (!/^-?\d+$/.test(opts.last)) throw new UsageError(`invalid -n/--last "${opts.last}": expected a number`);
+    last = Number(opts.last) < 0 ? undefined : Number(opts.last);
+  }
+  if (opts.latest) last = 1;
+  // Reconcile every row that claims to run, then list what the caller asked for.
+  await reconcileAll(ctx, listContainers(db, { all: false }));
+  // -n/-l and a status filter other than running/paused imply -a, as in docker.
+  const all =
+    Boolean(opts.all) ||
+    last !== undefined ||
+    [...filter.status].some((s) => s !== 'running' && s !== 'paused') ||
+    filter.exited.length > 0;
+  let rows = listContainers(db, { all }).filter((r) => matches(r, filter));
+  if (last !== undefined) rows = rows.slice(0, last);
+  const id = (r: ContainerRow) => (opts.trunc ? r.id.slice(0, 12) : r.id);
+  if (opts.quiet) {
+    process.stdout.write(rows.map((r) => id(r) + '\n').join(''));
+    return;
+  }
+  const ports = new Map<string, string[]>();
+  for (const m of allPortMappings(db)) {
+    const list = ports.get(m.container_id) ?? [];
+    list.push(`${m.host_ip || '0.0.0.0'}:${m.host_port}->${m.container_port}/${m.proto}`);
+    ports.set(m.container_id, list);
+  }
+  const now = Date.now();
+  const shaped = rows.map((r) => {
+    const cfg = containerConfig(r);
+    const cmd = cfg.args.join(' ');
+    const command = opts.trunc && cmd.length > 20 ? `${cmd.slice(0, 19)}…` : cmd;
+    return {
+      row: r,
+      doc: {
+        Command: `"${command}"`,
+        CreatedAt: dockerTime(r.created_at),
+        ID: id(r),
+        Image: r.image_ref,
+        Labels: Object.entries(cfg.labels ?? {})
+          .map(([k, v]) => `${k}=${v}`)
+          .join(','),
+        Names: r.name,
+        Networks: cfg.network.mode,
+        Ports: (ports.get(r.id) ?? []).join(', '),
+        RunningFor: ago(r.created_at, now),
+        State: r.state,
+        Status: statusText(r, now),
+        ExitCode: r.exit_code,
+        OOMKilled: r.oom_killed === 1,
+      },
+    };
+  });
+  if (opts.format === 'json' || opts.format === '{{json .}}') {
+    process.stdout.write(shaped.map((s) => JSON.stringify(s.doc) + '\n').join(''));
+    return;
+  }
+  if (opts.format !== undefined && opts.format !== 'table') {
+    const table = opts.format.startsWith('table ');
+    const tpl = table ? opts.format.slice(6) : opts.format;
+    if (table) process.stdout.write(templateHeader(tpl) + '\n');
+    process.stdout.write(shaped.map((s) => renderTemplate(tpl, s.doc) + '\n').join(''));
+    return;
+  }
+  printTable(
+    ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'],
+    shaped.map((s) => [s.doc.ID, s.doc.Image, s.doc.Command, s.doc.RunningFor, s.doc.Status, s.doc.Ports, s.doc.Names]),
+  );
+}
+
+// ------------------------------------------------------------------------------------- prune
+
+export async function containerPruneCommand(ctx: Context): Promise<void> {
+  const { pruneContainers } = await import('../../runtime/prune.js');
+  const r = await pruneContainers(ctx);
+  if (r.deleted.length > 0) process.stdout.write(`Deleted Containers:\n${r.deleted.map((i) => i + '\n').join('')}\n`);
+  process.stdout.write(`Total reclaimed space: ${humanSize(r.reclaimed)}\n`);
+}
+
+export async function systemPruneCommand(ctx: Context, opts: { all?: boolean }): Promise<void> {
+  const { pruneSystem } = await import('../../runtime/prune.js');
+  const r = await pruneSystem(ctx, { all: opts.all ?? false });
+  const out: string[] = [];
+  if (r.containers.deleted.length > 0) out.push(`Deleted Containers:\n${r.containers.deleted.join('\n')}\n`);
+  if (r.networks.length > 0) out.push(`Deleted Networks:\n${r.networks.join('\n')}\n`);
+  if (r.images.events.length > 0) {
+    out.push(
+      `Deleted Images:\n${r.images.events.map((e) => `${e.kind === 'Untagged' ? 'untagged' : 'deleted'}: ${e.value}`).join('\n')}\n`,
+    );
+  }
+  const g = r.garbage;
+  const garbage = [...g.containerDirs, ...g.runDirs, ...g.tmp, ...g.layers.map((l) => `${l.driver} layer ${l.id}`)];
+  if (garbage.length > 0) out.push(`Removed files no record names:\n${garbage.join('\n')}\n`);
+  for (const o of out) process.stdout.write(o + '\n');
+  process.stdout.write(`Total reclaimed space: ${humanSize(r.reclaimed)}\n`);
+}

@@ -1,0 +1,135 @@
+// `container prune` and `system prune`. The state model: SQLite rows are the truth; a disk
+// object no row names (a container directory, a run directory, a driver layer directory) is
+// garbage left by a crash between "disk first" and "row last", and prune removes it. Objects
+// younger than a grace period are left alone: a concurrent `create` makes its directories a
+// moment before it commits its row.
+import { existsSync, lstatSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Context } from '../cli/context.js';
+import { DRIVER_NAMES } from '../graph/index.js';
+import { dirSize } from '../graph/fsutil.js';
+import { pruneImages } from '../image/service.js';
+import { pruneNetworks } from '../network/index.js';
+import { allContainerIds, listContainers } from '../store/containers.js';
+import { usedCacheIds } from '../store/layers.js';
+import { log } from '../util/log.js';
+import { openGraph } from './graph.js';
+import { reconcileAll } from './reconcile.js';
+import { removeStopped } from './remove.js';
+
+export const GARBAGE_GRACE_MS = 60_000;
+
+export interface ContainerPruneResult {
+  deleted: string[];
+  reclaimed: number;
+}
+
+export async function pruneContainers(ctx: Context): Promise<ContainerPruneResult> {
+  const db = ctx.db();
+  await reconcileAll(ctx, listContainers(db, { all: false }));
+  const out: ContainerPruneResult = { deleted: [], reclaimed: 0 };
+  for (const row of listContainers(db, { all: true })) {
+    if (row.state !== 'exited' && row.state !== 'created') continue;
+    let size = 0;
+    try {
+      size = openGraph(ctx, row.driver).diffSize(row.rw_layer);
+    } catch {
+      /* unknown driver or missing layer: count nothing */
+    }
+    try {
+      await removeStopped(ctx, row);
+      out.deleted.push(row.id);
+      out.reclaimed += size;
+    } catch (err) {
+      log('warn', 'container prune', { id: row.id, err: String(err) });
+    }
+  }
+  return out;
+}
+
+function olderThan(path: string, ms: number, now: number): boolean {
+  try {
+    return now - lstatSync(path).mtimeMs > ms;
+  } catch {
+    return false;
+  }
+}
+
+export interface Garbage {
+  containerDirs: string[];
+  runDirs: string[];
+  layers: { driver: string; id: string }[];
+  tmp: string[];
+}
+
+/** Disk objects no row names, older than the grace period. */
+export function findGarbage(ctx: Context, now = Date.now(), graceMs = GARBAGE_GRACE_MS): Garbage {
+  const db = ctx.db();
+  const ids = allContainerIds(db);
+  const out: Garbage = { containerDirs: [], runDirs: [], layers: [], tmp: [] };
+  for (const [base, into] of [
+    [ctx.layout.containers, out.containerDirs],
+    [join(ctx.roots.run, 'containers'), out.runDirs],
+  ] as const) {
+    if (!existsSync(base)) continue;
+    for (const name of readdirSync(base)) {
+      const p = join(base, name);
+      if (!ids.has(name) && olderThan(p, graceMs, now)) into.push(p);
+    }
+  }
+  const cacheIds = usedCacheIds(db);
+  for (const driver of DRIVER_NAMES) {
+    if (!existsSync(ctx.layout.graph(driver))) continue;
+    const d = openGraph(ctx, driver);
+    for (const { id, modifiedMs } of d.list()) {
+      if (!cacheIds.has(id) && now - modifiedMs > graceMs) out.layers.push({ driver, id });
+    }
+  }
+  if (existsSync(ctx.layout.tmp)) {
+    for (const name of readdirSync(ctx.layout.tmp)) {
+      const p = join(ctx.layout.tmp, name);
+      if (olderThan(p, graceMs, now)) out.tmp.push(p);
+    }
+  }
+  return out;
+}
+
+export interface SystemPruneResult {
+  containers: ContainerPruneResult;
+  images: { events: { kind: string; value: string }[]; reclaimed: number };
+  networks: string[];
+  garbage: Garbage;
+  reclaimed: number;
+}
+
+export async function pruneSystem(ctx: Context, opts: { all?: boolean } = {}): Promise<SystemPruneResult> {
+  const containers = await pruneContainers(ctx);
+  const net = await pruneNetworks(ctx.db(), { removeUnused: true });
+  const images = await pruneImages(ctx, { all: opts.all ?? false });
+  const garbage = findGarbage(ctx);
+  let reclaimed = containers.reclaimed + images.reclaimed;
+  for (const p of [...garbage.containerDirs, ...garbage.runDirs, ...garbage.tmp]) {
+    reclaimed += statSafeSize(p);
+    rmSync(p, { recursive: true, force: true });
+    log('info', 'system prune removed garbage', { path: p });
+  }
+  for (const { driver, id } of garbage.layers) {
+    try {
+      const d = openGraph(ctx, driver);
+      reclaimed += d.diffSize(id);
+      await d.remove(id);
+      log('info', 'system prune removed a layer no row names', { driver, id });
+    } catch (err) {
+      log('warn', 'system prune: removing a layer directory', { driver, id, err: String(err) });
+    }
+  }
+  return { containers, images, networks: net.removedNetworks, garbage, reclaimed };
+}
+
+function statSafeSize(p: string): number {
+  try {
+    return statSync(p).isDirectory() ? dirSize(p) : statSync(p).size;
+  } catch {
+    return 0;
+  }
+}
