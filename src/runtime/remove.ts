@@ -7,6 +7,7 @@ import { deleteContainer, getContainer, setContainerState, type ContainerRow } f
 import { writeTx } from '../store/db.js';
 import { ConflictError, EXIT_MANAGEMENT } from '../util/errors.js';
 import { log } from '../util/log.js';
+import { mark } from '../util/trace.js';
 import { openGraph } from './graph.js';
 import { releaseNetwork } from './network.js';
 import { killContainer, waitForExit } from './kill.js';
@@ -44,11 +45,13 @@ export async function removeStopped(ctx: Context, row: ContainerRow): Promise<vo
     return true;
   });
   if (!existed) return;
+  mark('row deleted');
   try {
     await releaseNetwork(ctx, row.id);
   } catch (err) {
     log('warn', 'releasing the network of a removed container', { id: row.id, err: String(err) });
   }
+  mark('network released');
   const driver = openGraph(ctx, row.driver);
   for (const layer of [row.rw_layer, row.init_layer]) {
     try {
@@ -57,7 +60,9 @@ export async function removeStopped(ctx: Context, row: ContainerRow): Promise<vo
       log('warn', 'removing a container layer', { id: row.id, layer, err: String(err) });
     }
   }
+  mark('layers removed');
   rmSync(ctx.layout.container(row.id), { recursive: true, force: true });
   rmSync(ctx.layout.runContainer(row.id), { recursive: true, force: true });
+  mark('directories removed');
   log('debug', 'container removed', { id: row.id });
 }

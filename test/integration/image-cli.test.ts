@@ -5,7 +5,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import tar from 'tar-stream';
+import tar, { type Header } from 'tar-stream';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openDriver } from '../../src/graph/index.js';
 import type { ImageContext } from '../../src/image/context.js';
@@ -137,9 +137,9 @@ function sha256sum(file: string): string {
   return 'sha256:' + execFileSync('sha256sum', [file], { encoding: 'utf8' }).split(' ')[0]!;
 }
 
-async function packTar(entries: { header: tar.Headers; body?: string }[]): Promise<Buffer> {
+async function packTar(entries: { header: Partial<Header> & Pick<Header, 'name'>; body?: string }[]): Promise<Buffer> {
   const p = tar.pack();
-  for (const e of entries) p.entry(e.header, e.body);
+  for (const e of entries) p.entry(e.header, e.body ?? '');
   p.finalize();
   const chunks: Buffer[] = [];
   for await (const c of p) chunks.push(c as Buffer);

@@ -16,7 +16,6 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { Result } from 'execa';
 import { REPO, makeRoot, type TestRoot } from './support/cli.js';
 
 let t: TestRoot;
@@ -35,7 +34,7 @@ interface Ran {
 }
 
 async function run(args: string[], opts: { timeout?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Ran> {
-  const r: Result = await t.run(args, { ...opts, env: { TSCONTAINER_HOST_RESOLV_CONF: join(etc, 'resolv.conf'), ...opts.env } });
+  const r = await t.run(args, { ...opts, env: { TSCONTAINER_HOST_RESOLV_CONF: join(etc, 'resolv.conf'), ...opts.env } });
   return { exitCode: r.exitCode, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
 }
 

@@ -19,12 +19,20 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 /** A driver that keeps one directory per layer and extracts only regular files, refusing `..`. */
 class FakeDriver implements GraphDriver {
-  readonly name = 'fake';
-  constructor(readonly home: string) {
+  constructor(
+    readonly home: string,
+    readonly name: string = 'fake',
+  ) {
     mkdirSync(home, { recursive: true });
   }
   status() {
     return {};
+  }
+  list() {
+    return readdirSync(this.home).map((id) => ({ id, modifiedMs: 0 }));
+  }
+  diffSize() {
+    return 0;
   }
   async create(id: string): Promise<void> {
     mkdirSync(join(this.home, id));
@@ -40,7 +48,7 @@ class FakeDriver implements GraphDriver {
           return;
         }
         const chunks: Buffer[] = [];
-        s.on('data', (c: Buffer) => chunks.push(c));
+        s.on('data', (c: unknown) => chunks.push(c as Buffer));
         s.on('end', () => {
           if (h.type === 'file') {
             const p = join(this.home, id, h.name.replace(/\//g, '_'));
@@ -137,7 +145,7 @@ describe('registerLayer', () => {
     const h = tar.pack();
     h.entry({ name: '../escape', size: 1 }, 'x');
     h.finalize();
-    await expect(registerLayer(db, driver, { parent: null, source: h })).rejects.toThrow(/invalid layer archive: refusing/);
+    await expect(registerLayer(db, driver, { parent: null, source: h as unknown as Readable })).rejects.toThrow(/invalid layer archive: refusing/);
     expect(allLayers(db)).toHaveLength(0);
     expect(readdirSync(driver.home)).toEqual([]);
   });
@@ -164,8 +172,7 @@ describe('registerLayer', () => {
   it('refuses to mix drivers in one state root', async () => {
     const t = makeTar({ a: '1' });
     await registerLayer(db, driver, { parent: null, source: createReadStream(t) });
-    const other = Object.assign(new FakeDriver(join(root, `state${n}`, 'other')), { name: 'other' as const });
-    Object.defineProperty(other, 'name', { value: 'other' });
+    const other = new FakeDriver(join(root, `state${n}`, 'other'), 'other');
     await expect(registerLayer(db, other, { parent: null, source: createReadStream(makeTar({ b: '2' })) })).rejects.toThrow(
       /already holds layers of the "fake" storage driver/,
     );

@@ -1,7 +1,7 @@
 // Runs the real CLI against a temporary state root, and checks that nothing of a test is left
 // on the host afterwards: no mounts under the root, no cgroup directories under the test's
 // cgroup parent, no rows.
-import { execa, type Result } from 'execa';
+import { execa } from 'execa';
 import { mkdtempSync, rmSync, readFileSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { randomInt } from 'node:crypto';
@@ -10,6 +10,13 @@ import { join, resolve } from 'node:path';
 export const REPO = resolve(new URL('../../../', import.meta.url).pathname);
 export const CLI = join(REPO, 'dist', 'tscontainer.js');
 
+/** What a CLI run gave: exit code (-1 when it was killed) and its output, without the final newline. */
+export interface CliResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
 export interface TestRoot {
   root: string;
   bridge: string;
@@ -17,7 +24,7 @@ export interface TestRoot {
   cgroupParent: string;
   env: NodeJS.ProcessEnv;
   /** Runs `tscontainer ARGS` and never throws: look at exitCode, stdout, stderr. */
-  run(args: string[], opts?: { input?: string; timeout?: number; env?: NodeJS.ProcessEnv }): Promise<Result>;
+  run(args: string[], opts?: { input?: string; timeout?: number; env?: NodeJS.ProcessEnv }): Promise<CliResult>;
   /** Removes every container (rm -f), then the root; asserts nothing is left on the host. */
   cleanup(): Promise<string[]>;
 }
@@ -42,13 +49,15 @@ export function makeRoot(label: string): TestRoot {
     TSCONTAINER_NFT_TABLE: table,
     TSCONTAINER_VETH_PREFIX: `v${suffix.slice(0, 4)}`,
   };
-  const run: TestRoot['run'] = (args, opts = {}) =>
-    execa('node', [CLI, ...args], {
+  const run: TestRoot['run'] = async (args, opts = {}) => {
+    const r = await execa('node', [CLI, ...args], {
       env: { ...env, ...opts.env },
       reject: false,
       input: opts.input ?? '',
       timeout: opts.timeout ?? 60_000,
     });
+    return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
+  };
   return {
     root,
     bridge,
