@@ -70,7 +70,7 @@ function usageLine(err: CommanderError): string {
   return msg;
 }
 
-async function main(argv: string[]): Promise<void> {
+export async function main(argv: string[]): Promise<void> {
   mark('cli loaded');
   registerGroups(program, context);
   mark('commands registered');
@@ -90,4 +90,3 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-await main(process.argv);

@@ -159,7 +159,7 @@ function recordStartFailure(ctx: Context, row: ContainerRow, e: TscError): void 
  * roots spelled out, so the clean-up acts on exactly what this CLI acted on.
  */
 export function exitCommand(ctx: Context, id: string): { args: string[]; env: NodeJS.ProcessEnv } {
-  const bundled = join(packageRoot(), 'dist', 'tscontainer.js');
+  const bundled = join(packageRoot(), 'dist', 'tscontainer.cjs');
   const script = existsSync(bundled) ? bundled : (process.argv[1] ?? bundled);
   const cli = [script, '--root', ctx.roots.state, 'container', 'cleanup', id];
   const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin' };

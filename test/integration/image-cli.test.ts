@@ -1,4 +1,4 @@
-// The image commands end to end, as root: the CLI (`node dist/tscontainer.js --root DIR ...`) and
+// The image commands end to end, as root: the CLI (`node dist/tscontainer.cjs --root DIR ...`) and
 // the module functions, each test with its own state root under /tmp/tsc-image-*, removed even
 // when the test fails.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -15,7 +15,7 @@ import { openDb, type DB } from '../../src/store/db.js';
 import { layoutOf, resolveRoots } from '../../src/util/paths.js';
 
 const REPO = resolve(new URL('../../', import.meta.url).pathname);
-const CLI = join(REPO, 'dist', 'tscontainer.js');
+const CLI = join(REPO, 'dist', 'tscontainer.cjs');
 const isRoot = process.getuid?.() === 0;
 
 interface Run {

@@ -181,7 +181,7 @@ beforeAll(async () => {
   await ok(['run', '--rm', '--network', 'none', 'busybox', 'true']); // imports the built-in image
   // An image with EXPOSE (for -P): the built-in busybox layer imported with --change.
   const layer = join(REPO, 'images/busybox/out/layer.tar');
-  if (!existsSync(layer)) await execa('node', [join(REPO, 'dist/tscontainer.js'), 'image', 'build-builtin'], { env: t.env });
+  if (!existsSync(layer)) await execa('node', [join(REPO, 'dist/tscontainer.cjs'), 'image', 'build-builtin'], { env: t.env });
   await ok(['import', '-c', 'EXPOSE 80', '-c', 'EXPOSE 53/udp', '-c', `CMD ["sh","-c","${webHtml}"]`, layer, `exposed-${tag}`]);
 }, 120_000);
 

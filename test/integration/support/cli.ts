@@ -8,7 +8,7 @@ import { randomInt } from 'node:crypto';
 import { join, resolve } from 'node:path';
 
 export const REPO = resolve(new URL('../../../', import.meta.url).pathname);
-export const CLI = join(REPO, 'dist', 'tscontainer.js');
+export const CLI = join(REPO, 'dist', 'tscontainer.cjs');
 
 /** What a CLI run gave: exit code (-1 when it was killed) and its output, without the final newline. */
 export interface CliResult {
