@@ -32,6 +32,30 @@ void child_die(int err_fd)
     _exit(failure_code());
 }
 
+/* After "go": EOF on the error pipe means execve succeeded; data is "CODE message". */
+int read_child_failure(int err_r)
+{
+    char buf[2300];
+    size_t len = 0;
+    ssize_t n;
+    while (len < sizeof buf - 1) {
+        n = read(err_r, buf + len, sizeof buf - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(err_r);
+    if (len == 0)
+        return 0;
+    buf[len] = '\0';
+    char *msg;
+    long code = strtol(buf, &msg, 10);
+    failure_set((int)code, *msg == ' ' ? msg + 1 : msg);
+    return -1;
+}
+
 /* Guard the set-up phase: die with the helper, and keep /proc/self/ out of reach. */
 static int guard_setup(void)
 {

@@ -112,24 +112,6 @@ static void exec_child_main(const struct exec_child *c)
     child_die(c->err_fd);
 }
 
-static int read_failure(int fd)
-{
-    char buf[2300];
-    size_t len = 0;
-    ssize_t n;
-    while (len < sizeof buf - 1 && ((n = read(fd, buf + len, sizeof buf - 1 - len)) > 0 ||
-                                    (n < 0 && errno == EINTR)))
-        if (n > 0)
-            len += (size_t)n;
-    close(fd);
-    if (len == 0)
-        return 0;
-    buf[len] = '\0';
-    char *msg;
-    long code = strtol(buf, &msg, 10);
-    failure_set((int)code, *msg == ' ' ? msg + 1 : msg);
-    return -1;
-}
 
 /* The parent's half of the stdio: pipes, or a terminal from the container's own devpts. */
 struct exec_io {
@@ -211,7 +193,7 @@ int cmd_exec(const struct exec_options *o)
         for (int fd = 0; fd < 3; fd++)
             close(c.stdio[fd]);
     report_pid(pid);
-    if (read_failure(errp[0]) < 0) {
+    if (read_child_failure(errp[0]) < 0) {
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
             ;
         report_failure();

@@ -174,6 +174,9 @@ struct child_args {
 int child_main(void *arg);
 /* Send the recorded failure over the error pipe and exit with its code. */
 void child_die(int err_fd) __attribute__((noreturn));
+/* The parent's side: EOF on the error pipe means execve succeeded (0); a "CODE message"
+ * from child_die is recorded with failure_set (-1). Closes the pipe. */
+int read_child_failure(int err_r);
 
 /* ---- mounts.c ---------------------------------------------------------- */
 

@@ -173,29 +173,6 @@ static enum wait_result wait_for_caller(int sigfd, pid_t pid)
     }
 }
 
-/* After "go": EOF on the error pipe means execve succeeded; data is "CODE message". */
-static int read_child_failure(int err_r)
-{
-    char buf[2300];
-    size_t len = 0;
-    ssize_t n;
-    while (len < sizeof buf - 1) {
-        n = read(err_r, buf + len, sizeof buf - 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
-    close(err_r);
-    if (len == 0)
-        return 0;
-    buf[len] = '\0';
-    char *msg;
-    long code = strtol(buf, &msg, 10);
-    failure_set((int)code, *msg == ' ' ? msg + 1 : msg);
-    return -1;
-}
 
 static void kill_and_reap(pid_t pid)
 {
