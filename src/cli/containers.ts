@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import type { GetContext } from './groups.js';
 import type { RunFlags } from '../runtime/options.js';
+import type { PsOptions } from './actions/lifecycle.js';
 import { mark } from '../util/trace.js';
 import { UsageError } from '../util/errors.js';
 
@@ -113,20 +114,9 @@ export function registerContainers(program: Command, ctx: GetContext): void {
     .option('-n, --last <n>', 'show the n last created containers (all states)')
     .option('-l, --latest', 'show the latest created container (all states)')
     .option('-f, --filter <filter>', 'filter: status=, name=, id=, label=, exited= (repeatable)', collect, [])
-    .option('-s, --size', 'accepted for docker compatibility')
     .option('--format <format>', "'json' for one JSON object per line, or a Go-style template")
-    .action(
-      async (opts: {
-        all?: boolean;
-        quiet?: boolean;
-        trunc: boolean;
-        format?: string;
-        last?: string;
-        latest?: boolean;
-        filter: string[];
-      }) => {
-        const { psCommand } = await import('./actions/lifecycle.js');
-        await psCommand(ctx(), opts);
-      },
-    );
+    .action(async (opts: PsOptions) => {
+      const { psCommand } = await import('./actions/lifecycle.js');
+      await psCommand(ctx(), opts);
+    });
 }

@@ -89,7 +89,6 @@ function addRmiCommand(parent: Command, name: string, ctx: GetContext, aliases: 
     .description('remove one or more images')
     .argument('<image...>', 'image references or ids')
     .option('-f, --force', 'remove all tags of an id; untag an image that stopped containers use')
-    .option('--no-prune', 'accepted for docker compatibility (layers no image needs are always removed)')
     .action(async (refs: string[], opts: { force?: boolean }) => {
       const { removeImages } = await import('../image/service.js');
       const r = await removeImages(ctx(), refs, { force: opts.force ?? false });

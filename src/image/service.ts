@@ -1,5 +1,5 @@
 // images / tag / rmi / image inspect.
-import { writeTx } from '../store/db.js';
+import { writeTx, type DB } from '../store/db.js';
 import { containersOfImage, deleteImage, deleteTag, listImages, setTag, tagsOf, type ImageRow } from '../store/images.js';
 import type { LayerRow } from '../store/layers.js';
 import { ConflictError, NotFoundError, TscError, toTscError } from '../util/errors.js';
@@ -183,6 +183,19 @@ function removeOne(ctx: ImageContext, input: string, force: boolean): { events: 
     }
     return { events, released: [] };
   }
+  const released = deleteImageRows(db, image, tags, events);
+  return { events, released };
+}
+
+/** Untags and deletes an image's rows and the layer rows no other image needs (in the
+ *  caller's transaction), recording docker's Untagged/Deleted lines; returns the layers whose
+ *  driver directories the caller removes after the commit. */
+function deleteImageRows(
+  db: DB,
+  image: { id: string; top_layer: string | null },
+  tags: string[],
+  events: RmiEvent[],
+): LayerRow[] {
   for (const t of tags) {
     deleteTag(db, t);
     events.push({ kind: 'Untagged', value: familiarName(t) });
@@ -191,7 +204,7 @@ function removeOne(ctx: ImageContext, input: string, force: boolean): { events: 
   events.push({ kind: 'Deleted', value: image.id });
   const released = releaseLayerRows(db, image.top_layer);
   for (const l of released) events.push({ kind: 'Deleted', value: l.chain_id });
-  return { events, released };
+  return released;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -316,15 +329,7 @@ export async function pruneImages(ctx: ImageContext, opts: { all?: boolean } = {
     for (const img of listImages(db)) {
       if (containersOfImage(db, img.id).length > 0) continue;
       if (img.tags.length > 0 && !opts.all) continue;
-      for (const t of img.tags) {
-        deleteTag(db, t);
-        ev.push({ kind: 'Untagged', value: familiarName(t) });
-      }
-      deleteImage(db, img.id);
-      ev.push({ kind: 'Deleted', value: img.id });
-      const gone = releaseLayerRows(db, img.top_layer);
-      for (const l of gone) ev.push({ kind: 'Deleted', value: l.chain_id });
-      rel.push(...gone);
+      rel.push(...deleteImageRows(db, img, img.tags, ev));
     }
     return { events: ev, released: rel };
   });

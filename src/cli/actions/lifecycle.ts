@@ -337,7 +337,6 @@ export interface PsOptions {
   last?: string;
   latest?: boolean;
   filter: string[];
-  size?: boolean;
 }
 
 export async function psCommand(ctx: Context, opts: PsOptions): Promise<void> {
