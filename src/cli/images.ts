@@ -6,9 +6,9 @@ import { ago, humanSize, printJson, printTable } from './output.js';
 
 interface ImagesOpts {
   quiet?: boolean;
-  noTrunc?: boolean;
+  /** false with --no-trunc (commander's negated option) */
+  trunc?: boolean;
   all?: boolean;
-  digests?: boolean;
   format?: string;
 }
 
@@ -29,15 +29,14 @@ function addImagesCommand(parent: Command, name: string, ctx: GetContext, aliase
     .description('list images')
     .argument('[repository]', 'only images of REPOSITORY[:TAG]')
     .option('-q, --quiet', 'only show image ids')
-    .option('-a, --all', 'show all images (there are no intermediate images; accepted for docker compatibility)')
+    .option('-a, --all', 'show all images (tscontainer keeps no intermediate images, so this is the same list)')
     .option('--no-trunc', "don't truncate output")
-    .option('--digests', 'show digests (none without a registry; accepted for docker compatibility)')
     .option('--format <format>', "'json', 'table', 'table TEMPLATE' or a Go-style template such as '{{.Repository}}:{{.Tag}}'")
     .action(async (repo: string | undefined, opts: ImagesOpts) => {
       const { listImageSummaries } = await import('../image/service.js');
       const { renderTemplate, templateHeader } = await import('../image/format.js');
       const list = listImageSummaries(ctx(), repo);
-      const trunc = opts.noTrunc !== false;
+      const trunc = opts.trunc !== false;
       const idOf = (id: string) => (trunc ? id.replace(/^sha256:/, '').slice(0, 12) : id);
       if (opts.quiet) {
         const seen = new Set<string>();

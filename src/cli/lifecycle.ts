@@ -93,7 +93,6 @@ export function registerLifecycle(program: Command, ctx: GetContext): void {
     .description('show detailed information on containers (or images)')
     .option('-f, --format <template>', "Go-style template such as '{{.State.Status}}' or '{{json .State}}'")
     .option('--type <type>', 'container or image')
-    .option('-s, --size', 'accepted for docker compatibility')
     .argument('<name...>')
     .action(async (names: string[], opts: { format?: string; type?: string }) => {
       const { inspectCommand } = await import('./actions/lifecycle.js');
@@ -118,7 +117,6 @@ export function registerLifecycle(program: Command, ctx: GetContext): void {
     .description('live resource usage of containers (from their cgroups)')
     .option('-a, --all', 'show all containers (default: running only)')
     .option('--no-stream', 'print one sample and exit')
-    .option('--no-trunc', 'accepted for docker compatibility')
     .option('--format <format>', "'json' for one JSON object per line, or a Go-style template")
     .argument('[container...]')
     .action(async (names: string[], opts: { stream: boolean; format?: string; all?: boolean }) => {
