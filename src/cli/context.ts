@@ -16,6 +16,8 @@ export interface Context {
   /** The storage driver chosen by --storage-driver / TSCONTAINER_STORAGE_DRIVER, if any. */
   readonly storageDriver: string | undefined;
   db(): DB;
+  /** Tells the user something is not as asked but the command goes on ("WARNING: ..." on stderr). */
+  warn(message: string): void;
   /** Registers clean-up to run when the command ends (success or failure). */
   onExit(fn: () => void): void;
 }

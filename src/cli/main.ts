@@ -47,6 +47,9 @@ export function context(): Context {
       return dbHandle;
     },
     onExit: (fn) => exitHooks.push(fn),
+    warn: (message) => {
+      process.stderr.write(`WARNING: ${message}\n`);
+    },
   };
   return ctx;
 }

@@ -1,12 +1,19 @@
 // What happens once a container's process has exited, whoever notices first (the attached CLI,
-// or a later command reconciling): the exit is recorded, cgroups and network are given back.
+// the monitor's clean-up command, or a later command reconciling). In order, so that a late
+// finisher can never hurt a newer start of the same container:
+//   1. claim the exit (running|paused with this pid -> exiting) in one transaction: a start
+//      cannot claim the container while it is exiting, and a finisher for an older pid stops;
+//   2. give back the cgroup (killing any leftover process) and the network rules;
+//   3. record the exit (exiting -> exited); a --rm container is then removed.
 import type { Context } from '../cli/context.js';
 import { openContainerCgroup, detectCgroups } from '../cgroups/index.js';
-import { getContainer, markExited, type ContainerRow } from '../store/containers.js';
+import { claimExit, getContainer, markExited, type ContainerRow } from '../store/containers.js';
 import { writeTx } from '../store/db.js';
 import { log } from '../util/log.js';
+import type { ContainerConfig } from './config.js';
 import type { ExitRecord } from './exitfile.js';
 import { detachNetwork } from './network.js';
+import { removeStopped } from './delete.js';
 import { cgroupParent } from './start.js';
 
 export async function finishContainer(
@@ -15,6 +22,8 @@ export async function finishContainer(
   rec: ExitRecord,
   error: string | null = null,
 ): Promise<ContainerRow> {
+  const db = ctx.db();
+  if (!writeTx(db, () => claimExit(db, row.id, row.pid))) return getContainer(db, row.id) ?? row;
   try {
     await openContainerCgroup(detectCgroups(), row.id, cgroupParent()).remove();
   } catch (err) {
@@ -25,13 +34,13 @@ export async function finishContainer(
   } catch (err) {
     log('warn', 'releasing the network of an exited container', { id: row.id, err: String(err) });
   }
-  const db = ctx.db();
   writeTx(db, () => {
-    const cur = getContainer(db, row.id);
-    // Only the first to notice records the exit; a later start may already be running.
-    if (cur && (cur.state === 'running' || cur.state === 'paused') && cur.pid === row.pid) {
+    if (getContainer(db, row.id)?.state === 'exiting') {
       markExited(db, row.id, { exit_code: rec.exitCode, oom_killed: rec.oomKilled, finished_at: rec.finishedAt, error });
     }
   });
-  return getContainer(db, row.id) ?? row;
+  const done = getContainer(db, row.id) ?? row;
+  // Without a daemon, whoever records the exit of a --rm container removes it.
+  if (done.state === 'exited' && (JSON.parse(done.config) as ContainerConfig).autoRemove) await removeStopped(ctx, done);
+  return getContainer(db, row.id) ?? { ...done, state: 'removing' };
 }

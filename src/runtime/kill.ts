@@ -32,8 +32,11 @@ export async function waitForExit(ctx: Context, row: ContainerRow, timeoutMs: nu
   const deadline = Date.now() + timeoutMs;
   let cur = row;
   for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
-    cur = await reconcile(ctx, getContainer(ctx.db(), row.id) ?? cur);
-    if (cur.state !== 'running' && cur.state !== 'paused') return cur;
+    const now = getContainer(ctx.db(), row.id);
+    if (!now) return { ...cur, state: 'removing' }; // removed meanwhile (--rm)
+    cur = await reconcile(ctx, now);
+    // 'exiting': a finisher is giving back cgroup and network; reconcile completes it if not.
+    if (cur.state !== 'running' && cur.state !== 'paused' && cur.state !== 'exiting') return cur;
     if (Date.now() > deadline) return cur;
     await new Promise((r) => setTimeout(r, delay));
   }

@@ -15,7 +15,7 @@ import { usedCacheIds } from '../store/layers.js';
 import { log } from '../util/log.js';
 import { openGraph } from './graph.js';
 import { reconcileAll } from './reconcile.js';
-import { removeStopped } from './remove.js';
+import { removeStopped } from './delete.js';
 
 export const GARBAGE_GRACE_MS = 60_000;
 

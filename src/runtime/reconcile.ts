@@ -2,12 +2,22 @@
 // monitor's exit.json wins; a container whose processes are gone without one (monitor killed,
 // machine rebooted) is shown exited with what we know.
 import type { Context } from '../cli/context.js';
-import type { ContainerRow } from '../store/containers.js';
+import { claimStaleStart, getContainer, type ContainerRow } from '../store/containers.js';
+import { writeTx } from '../store/db.js';
 import { readExitFile } from './exitfile.js';
 import { finishContainer } from './finish.js';
 import { currentBootId, isSameProcess } from './proc.js';
 
+/** A start whose CLI died before it recorded the container as running. */
+const STALE_START_MS = 60_000;
+
 export async function reconcile(ctx: Context, row: ContainerRow): Promise<ContainerRow> {
+  if (row.state === 'starting') return reconcileStarting(ctx, row);
+  if (row.state === 'exiting') {
+    // A finisher is at work, or crashed half-way: its steps are idempotent, finish them.
+    const rec = readExitFile(ctx.layout.runContainer(row.id));
+    return finishContainer(ctx, row, rec ?? { exitCode: 255, signal: null, oomKilled: false, finishedAt: new Date().toISOString() });
+  }
   if (row.state !== 'running' && row.state !== 'paused') return row;
   if (row.boot_id && row.boot_id !== currentBootId()) {
     return finishContainer(
@@ -41,6 +51,20 @@ export async function reconcile(ctx: Context, row: ContainerRow): Promise<Contai
     monitorAlive
       ? "the container's process is gone (its pid belongs to another process now) and its monitor recorded no exit: exit status unknown"
       : 'the container exited while its monitor was not running: exit status unknown',
+  );
+}
+
+async function reconcileStarting(ctx: Context, row: ContainerRow): Promise<ContainerRow> {
+  const since = row.started_at ? Date.now() - Date.parse(row.started_at) : Infinity;
+  if (since < STALE_START_MS) return row; // another CLI is starting it right now
+  const db = ctx.db();
+  if (!writeTx(db, () => claimStaleStart(db, row.id, row.started_at))) return getContainer(db, row.id) ?? row;
+  // Now 'exiting': give back whatever the interrupted start made (its cgroup kills any process).
+  return finishContainer(
+    ctx,
+    { ...row, state: 'exiting' },
+    { exitCode: 255, signal: null, oomKilled: false, finishedAt: new Date().toISOString() },
+    'the start was interrupted before the container was recorded as running',
   );
 }
 

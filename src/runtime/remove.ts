@@ -1,15 +1,9 @@
-// `rm`: refuses a running container unless forced; a forced one is killed first. The row goes
-// first, then the disk (layers, container and run directories), so a crash in between leaves
-// only garbage that prune finds, never a row pointing at nothing.
-import { rmSync } from 'node:fs';
+// `rm`: refuses a running container unless forced; a forced one is killed first, then removed
+// as a stopped one (delete.ts).
 import type { Context } from '../cli/context.js';
-import { deleteContainer, getContainer, setContainerState, type ContainerRow } from '../store/containers.js';
-import { writeTx } from '../store/db.js';
+import type { ContainerRow } from '../store/containers.js';
 import { ConflictError, EXIT_MANAGEMENT } from '../util/errors.js';
-import { log } from '../util/log.js';
-import { mark } from '../util/trace.js';
-import { openGraph } from './graph.js';
-import { releaseNetwork } from './network.js';
+import { removeStopped } from './delete.js';
 import { killContainer, waitForExit } from './kill.js';
 import { reconcile } from './reconcile.js';
 import { detectCgroups, openContainerCgroup } from '../cgroups/index.js';
@@ -33,36 +27,4 @@ export async function removeContainer(ctx: Context, row: ContainerRow, opts: { f
     cur = await waitForExit(ctx, cur, 10_000);
   }
   await removeStopped(ctx, cur);
-}
-
-/** Deletes the row, then everything on disk. The container must not be running. */
-export async function removeStopped(ctx: Context, row: ContainerRow): Promise<void> {
-  const db = ctx.db();
-  const existed = writeTx(db, () => {
-    if (!getContainer(db, row.id)) return false;
-    setContainerState(db, row.id, 'removing');
-    deleteContainer(db, row.id);
-    return true;
-  });
-  if (!existed) return;
-  mark('row deleted');
-  try {
-    await releaseNetwork(ctx, row.id);
-  } catch (err) {
-    log('warn', 'releasing the network of a removed container', { id: row.id, err: String(err) });
-  }
-  mark('network released');
-  const driver = openGraph(ctx, row.driver);
-  for (const layer of [row.rw_layer, row.init_layer]) {
-    try {
-      await driver.remove(layer);
-    } catch (err) {
-      log('warn', 'removing a container layer', { id: row.id, layer, err: String(err) });
-    }
-  }
-  mark('layers removed');
-  rmSync(ctx.layout.container(row.id), { recursive: true, force: true });
-  rmSync(ctx.layout.runContainer(row.id), { recursive: true, force: true });
-  mark('directories removed');
-  log('debug', 'container removed', { id: row.id });
 }

@@ -5,7 +5,7 @@ import type { ContainerRow } from '../store/containers.js';
 import { getContainer } from '../store/containers.js';
 import { readExitFile, type ExitRecord } from './exitfile.js';
 import { finishContainer } from './finish.js';
-import { removeStopped } from './remove.js';
+import { removeStopped } from './delete.js';
 import { startContainer, type Started } from './start.js';
 import type { HelperProcess } from './helper.js';
 import { mark } from '../util/trace.js';
@@ -42,7 +42,7 @@ export async function startAttached(ctx: Context, row: ContainerRow, opts: Attac
   try {
     started = await startContainer(ctx, row, { attached: true, stdin: opts.stdin });
   } catch (err) {
-    if (opts.autoRemove) await removeStopped(ctx, getContainer(ctx.db(), row.id) ?? row);
+    if (opts.autoRemove) await removeStopped(ctx, getContainer(ctx.db(), row.id) ?? row).catch(() => undefined);
     throw err;
   }
   const { helper } = started;
@@ -58,9 +58,8 @@ export async function startAttached(ctx: Context, row: ContainerRow, opts: Attac
     finishedAt: new Date().toISOString(),
   };
   const cur = getContainer(ctx.db(), row.id) ?? row;
-  const done = await finishContainer(ctx, cur, rec);
+  await finishContainer(ctx, cur, rec); // removes a --rm container too
   mark('exit recorded, cgroup and network given back');
-  if (opts.autoRemove) await removeStopped(ctx, done);
   return rec.exitCode;
 }
 

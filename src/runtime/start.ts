@@ -4,9 +4,16 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Context } from '../cli/context.js';
 import { createContainerCgroup, detectCgroups, type ContainerCgroup } from '../cgroups/index.js';
-import { markExited, markRunning, setContainerState, type ContainerRow } from '../store/containers.js';
+import {
+  claimStart,
+  markExited,
+  markRunning,
+  setContainerState,
+  type ContainerRow,
+  type ContainerState,
+} from '../store/containers.js';
 import { writeTx } from '../store/db.js';
-import { SystemError, TscError, toTscError } from '../util/errors.js';
+import { ConflictError, EXIT_MANAGEMENT, SystemError, TscError, toTscError } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { mark } from '../util/trace.js';
 import { packageRoot } from '../util/paths.js';
@@ -42,6 +49,11 @@ export async function startContainer(ctx: Context, row: ContainerRow, io: StartI
   const config = JSON.parse(row.config) as ContainerConfig;
   const dir = ctx.layout.container(row.id);
   const runDir = ctx.layout.runContainer(row.id);
+  // Claim the container for this start: a concurrent start, rm or clean-up now keeps off it.
+  const previous = writeTx(db, () => claimStart(db, row.id, new Date().toISOString()));
+  if (previous === undefined) {
+    throw new ConflictError(`container ${row.name} is already being started, running or stopping`, EXIT_MANAGEMENT);
+  }
   mkdirSync(runDir, { recursive: true, mode: 0o700 });
   clearExitFile(runDir);
 
@@ -64,6 +76,7 @@ export async function startContainer(ctx: Context, row: ContainerRow, io: StartI
 
     const cgroup = createContainerCgroup(detectCgroups(), row.id, config.limits, cgroupParent());
     undo.push(() => cgroup.remove());
+    for (const w of cgroup.warnings) ctx.warn(w);
 
     const args = ['run', '--bundle', dir, '--state', runDir];
     if (!io.attached) args.push('--detach');
@@ -109,16 +122,28 @@ export async function startContainer(ctx: Context, row: ContainerRow, io: StartI
     if (second.type !== 'started') throw new SystemError(`the native helper reported "${second.type}" instead of started`);
 
     mark('started');
-    writeTx(db, () =>
-      markRunning(db, row.id, {
-        pid,
-        pid_start: pidStart,
-        monitor_pid: h.child.pid ?? 0,
-        monitor_start: processStartTime(h.child.pid ?? 0) ?? 0,
-        boot_id: currentBootId(),
-        started_at: new Date().toISOString(),
-      }),
-    );
+    try {
+      const ok = writeTx(db, () =>
+        markRunning(db, row.id, {
+          pid,
+          pid_start: pidStart,
+          monitor_pid: h.child.pid ?? 0,
+          monitor_start: processStartTime(h.child.pid ?? 0) ?? 0,
+          boot_id: currentBootId(),
+          started_at: new Date().toISOString(),
+        }),
+      );
+      if (!ok) throw new SystemError(`container ${row.name} changed state while it was being started`);
+    } catch (err) {
+      // It runs but cannot be recorded: stop it, so that the undo below (which waits for the
+      // monitor) does not wait for a container nobody will ever see.
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+      throw err;
+    }
     log('debug', 'container started', { id: row.id, pid });
     return { row, pid, helper: h, cgroup, network };
   } catch (err) {
@@ -130,23 +155,24 @@ export async function startContainer(ctx: Context, row: ContainerRow, io: StartI
         log('warn', 'clean-up after a failed start', { id: row.id, err: String(cleanupErr) });
       }
     }
-    recordStartFailure(ctx, row, e);
+    recordStartFailure(ctx, row, previous, e);
     throw e;
   }
 }
 
-function recordStartFailure(ctx: Context, row: ContainerRow, e: TscError): void {
+/** starting -> back to what it was (created, as docker leaves it, or exited), with the error. */
+function recordStartFailure(ctx: Context, row: ContainerRow, previous: ContainerState, e: TscError): void {
   const db = ctx.db();
   try {
-    writeTx(db, () =>
+    writeTx(db, () => {
       markExited(db, row.id, {
         exit_code: e.exitCode,
         oom_killed: false,
         finished_at: new Date().toISOString(),
         error: e.message,
-      }),
-    );
-    if (row.state === 'created') setContainerState(db, row.id, 'created');
+      });
+      if (previous === 'created') setContainerState(db, row.id, 'created');
+    });
   } catch {
     /* the row may already be gone (rm -f raced us) */
   }

@@ -2,7 +2,14 @@
 import type { DB } from './db.js';
 import { EXIT_MANAGEMENT, NotFoundError, UsageError } from '../util/errors.js';
 
-export type ContainerState = 'created' | 'running' | 'paused' | 'exited' | 'removing';
+/**
+ * The life of a row. Every change of hands is a compare-and-set inside BEGIN IMMEDIATE, so two
+ * CLI processes never both act on one container:
+ *   created|exited --claimStart--> starting --markRunning--> running <--> paused
+ *   running|paused --claimExit--> exiting --markExited--> exited     (cgroup, rules given back)
+ *   starting --(start failed)--> created|exited;  created|exited --rm--> (row deleted)
+ */
+export type ContainerState = 'created' | 'starting' | 'running' | 'paused' | 'exiting' | 'exited' | 'removing';
 
 export interface ContainerRow {
   id: string;
@@ -59,21 +66,52 @@ export function nameTaken(db: DB, name: string): boolean {
 export function listContainers(db: DB, opts: { all: boolean }): ContainerRow[] {
   const sql = opts.all
     ? 'SELECT * FROM containers ORDER BY created_at DESC'
-    : `SELECT * FROM containers WHERE state IN ('running','paused') ORDER BY created_at DESC`;
+    : `SELECT * FROM containers WHERE state IN ('starting','running','paused','exiting') ORDER BY created_at DESC`;
   return db.prepare(sql).all() as ContainerRow[];
+}
+
+/** created|exited -> starting, for one start only; returns the state it had, or undefined when
+ *  another process holds the container (it is starting, running, exiting) or it is gone. */
+export function claimStart(db: DB, id: string, now: string): ContainerState | undefined {
+  const cur = getContainer(db, id);
+  if (!cur || (cur.state !== 'created' && cur.state !== 'exited')) return undefined;
+  db.prepare(`UPDATE containers SET state = 'starting', started_at = ?, pid = NULL, pid_start = NULL WHERE id = ?`).run(now, id);
+  return cur.state;
+}
+
+/** running|paused (with this pid) or exiting -> exiting: the caller may now give back cgroup and
+ *  network. False when the row belongs to another start or is already exited. */
+export function claimExit(db: DB, id: string, pid: number | null): boolean {
+  const cur = getContainer(db, id);
+  if (!cur) return false;
+  if (cur.state === 'exiting') return true; // a finisher crashed or is at work: the steps are idempotent
+  if ((cur.state === 'running' || cur.state === 'paused') && cur.pid === pid) {
+    db.prepare(`UPDATE containers SET state = 'exiting' WHERE id = ?`).run(id);
+    return true;
+  }
+  return false;
+}
+
+/** A start that never finished (its CLI was killed): starting -> exiting, if still so. */
+export function claimStaleStart(db: DB, id: string, startedAt: string | null): boolean {
+  return (
+    db
+      .prepare(`UPDATE containers SET state = 'exiting' WHERE id = ? AND state = 'starting' AND started_at IS ?`)
+      .run(id, startedAt).changes === 1
+  );
 }
 
 export function markRunning(
   db: DB,
   id: string,
   v: { pid: number; pid_start: number; monitor_pid: number; monitor_start: number; boot_id: string; started_at: string },
-): void {
-  db.prepare(
+): boolean {
+  return db.prepare(
     `UPDATE containers SET state = 'running', pid = @pid, pid_start = @pid_start, monitor_pid = @monitor_pid,
        monitor_start = @monitor_start, boot_id = @boot_id, started_at = @started_at, exit_code = NULL, oom_killed = 0, error = NULL,
        finished_at = NULL
-     WHERE id = @id`,
-  ).run({ id, ...v });
+     WHERE id = @id AND state = 'starting'`,
+  ).run({ id, ...v }).changes === 1;
 }
 
 export function markExited(
@@ -105,7 +143,7 @@ export function deleteContainer(db: DB, id: string): void {
 }
 
 export function countContainersByState(db: DB): Record<ContainerState, number> {
-  const out: Record<ContainerState, number> = { created: 0, running: 0, paused: 0, exited: 0, removing: 0 };
+  const out: Record<ContainerState, number> = { created: 0, starting: 0, running: 0, paused: 0, exiting: 0, exited: 0, removing: 0 };
   for (const r of db.prepare('SELECT state, count(*) AS n FROM containers GROUP BY state').all() as {
     state: ContainerState;
     n: number;

@@ -4,7 +4,8 @@ import { createContainer } from '../../runtime/create.js';
 import { prepareCreate } from '../../runtime/prepare.js';
 import { startAttached, startDetached } from '../../runtime/run.js';
 import { findContainer } from '../../runtime/lookup.js';
-import { removeContainer, removeStopped } from '../../runtime/remove.js';
+import { removeContainer } from '../../runtime/remove.js';
+import { removeStopped } from '../../runtime/delete.js';
 import { reconcileAll } from '../../runtime/reconcile.js';
 import { getContainer } from '../../store/containers.js';
 import { toTscError, ConflictError, EXIT_MANAGEMENT } from '../../util/errors.js';
@@ -29,7 +30,7 @@ export async function runCommand(ctx: Context, image: string, command: string[],
     // A failed `run` removes what it made (a port conflict, a command that is not found): the
     // start has already given back its cgroup, network and monitor; the container goes too.
     // `create` + `start` keep the created container, as docker does.
-    await removeStopped(ctx, getContainer(ctx.db(), row.id) ?? row);
+    await removeStopped(ctx, getContainer(ctx.db(), row.id) ?? row).catch(() => undefined);
     throw err;
   }
 }
@@ -54,7 +55,12 @@ export async function startCommand(
       const row = findContainer(ctx.db(), n);
       const [cur] = await reconcileAll(ctx, [row]);
       if (cur!.state === 'running' || cur!.state === 'paused') {
-        if (!opts.attach) process.stdout.write(n + '\n');
+        if (opts.attach) {
+          // Already running: docker attaches to it (paused: attach's "unpause it first").
+          const { attachContainer } = await import('../../runtime/attach.js');
+          return await attachContainer(ctx, cur!.id, { stdin: Boolean(opts.interactive) });
+        }
+        process.stdout.write(n + '\n');
         continue;
       }
       if (opts.attach) {
