@@ -75,7 +75,41 @@ static int get_uint(struct json_object *obj, const char *key, const char *what, 
     return 0;
 }
 
-/* An array of strings as a NULL-terminated vector (n may be NULL). */
+/* calloc that records a failure: the caller only has to return -1 on NULL. */
+static void *zalloc(size_t n, size_t size)
+{
+    void *p = calloc(n, size);
+    if (!p)
+        fail(EXIT_OWN_FAILURE, "%s: out of memory", doc_name);
+    return p;
+}
+
+/*
+ * An rlimit's soft or hard value. -1 means "unlimited" (docker's `--ulimit nofile=-1`, and
+ * what Go's runtime-spec users write for RLIM_INFINITY), as does any value of 2^63 or more:
+ * the kernel's RLIM_INFINITY is 2^64-1, and json-c gives numbers up to that as unsigned.
+ */
+static int get_rlimit_value(struct json_object *obj, const char *key, const char *what, uint64_t *out)
+{
+    struct json_object *v = member(obj, key);
+    if (want(v, json_type_int, what) < 0)
+        return -1;
+    if (!v)
+        return 0;
+    int64_t signed_value = json_object_get_int64(v);
+    uint64_t unsigned_value = json_object_get_uint64(v); /* 0 for a negative number */
+    if (signed_value == -1 || unsigned_value >= (UINT64_C(1) << 63))
+        *out = RLIM_INFINITY;
+    else if (signed_value < 0)
+        return fail(EXIT_OWN_FAILURE, "%s: %s must be -1 (unlimited) or a non-negative number",
+                    doc_name, what);
+    else
+        *out = unsigned_value;
+    return 0;
+}
+
+/* An array of strings as a NULL-terminated vector (n may be NULL). On failure nothing is
+   left allocated and *out is untouched. */
 static int get_strings(struct json_object *obj, const char *key, const char *what,
                        const char ***out, size_t *n)
 {
@@ -83,11 +117,15 @@ static int get_strings(struct json_object *obj, const char *key, const char *wha
     if (want(v, json_type_array, what) < 0)
         return -1;
     size_t len = v ? json_object_array_length(v) : 0;
-    const char **vec = calloc(len + 1, sizeof *vec);
+    const char **vec = zalloc(len + 1, sizeof *vec);
+    if (!vec)
+        return -1;
     for (size_t i = 0; i < len; i++) {
         struct json_object *s = json_object_array_get_idx(v, i);
-        if (!json_object_is_type(s, json_type_string))
+        if (!json_object_is_type(s, json_type_string)) {
+            free(vec);
             return fail(EXIT_OWN_FAILURE, "%s: %s[%zu] must be a string", doc_name, what, i);
+        }
         vec[i] = json_object_get_string(s);
     }
     *out = vec;
@@ -129,15 +167,16 @@ static int parse_rlimits(struct json_object *proc, struct process_spec *p)
     if (want(list, json_type_array, "process.rlimits") < 0)
         return -1;
     p->n_rlimits = list ? json_object_array_length(list) : 0;
-    p->rlimits = calloc(p->n_rlimits + 1, sizeof *p->rlimits);
+    if (!(p->rlimits = zalloc(p->n_rlimits + 1, sizeof *p->rlimits)))
+        return -1;
     for (size_t i = 0; i < p->n_rlimits; i++) {
         struct json_object *r = json_object_array_get_idx(list, i);
         struct rlimit_entry *e = &p->rlimits[i];
         const char *type = NULL;
         if (want(r, json_type_object, "process.rlimits[]") < 0 ||
             get_string(r, "type", "process.rlimits[].type", &type) < 0 ||
-            get_uint(r, "soft", "process.rlimits[].soft", &e->soft) < 0 ||
-            get_uint(r, "hard", "process.rlimits[].hard", &e->hard) < 0)
+            get_rlimit_value(r, "soft", "process.rlimits[].soft", &e->soft) < 0 ||
+            get_rlimit_value(r, "hard", "process.rlimits[].hard", &e->hard) < 0)
             return -1;
         e->resource = -1;
         for (size_t k = 0; type && k < sizeof rlimit_names / sizeof rlimit_names[0]; k++)
@@ -167,8 +206,11 @@ static int parse_caps(struct json_object *proc, struct process_spec *p)
             return -1;
         for (size_t i = 0; i < n; i++) {
             int cap = cap_from_name(names[i]);
-            if (cap < 0)
-                return fail(EXIT_OWN_FAILURE, "%s: unknown capability \"%s\"", doc_name, names[i]);
+            if (cap < 0) {
+                fail(EXIT_OWN_FAILURE, "%s: unknown capability \"%s\"", doc_name, names[i]);
+                free(names);
+                return -1;
+            }
             p->caps[s] |= 1ULL << cap;
         }
         free(names);
@@ -191,7 +233,8 @@ static int parse_user(struct json_object *proc, struct process_spec *p)
     if (want(groups, json_type_array, "process.user.additionalGids") < 0)
         return -1;
     p->n_additional_gids = groups ? json_object_array_length(groups) : 0;
-    p->additional_gids = calloc(p->n_additional_gids + 1, sizeof(gid_t));
+    if (!(p->additional_gids = zalloc(p->n_additional_gids + 1, sizeof(gid_t))))
+        return -1;
     for (size_t i = 0; i < p->n_additional_gids; i++) {
         struct json_object *g = json_object_array_get_idx(groups, i);
         if (want(g, json_type_int, "process.user.additionalGids[]") < 0)
@@ -251,7 +294,8 @@ static int parse_namespaces(struct json_object *lx, struct container_spec *s)
     if (want(list, json_type_array, "linux.namespaces") < 0)
         return -1;
     s->n_namespaces = list ? json_object_array_length(list) : 0;
-    s->namespaces = calloc(s->n_namespaces + 1, sizeof *s->namespaces);
+    if (!(s->namespaces = zalloc(s->n_namespaces + 1, sizeof *s->namespaces)))
+        return -1;
     for (size_t i = 0; i < s->n_namespaces; i++) {
         struct json_object *n = json_object_array_get_idx(list, i);
         struct ns_entry *e = &s->namespaces[i];
@@ -279,7 +323,8 @@ static int parse_devices(struct json_object *lx, struct container_spec *s)
     if (want(list, json_type_array, "linux.devices") < 0)
         return -1;
     s->n_devices = list ? json_object_array_length(list) : 0;
-    s->devices = calloc(s->n_devices + 1, sizeof *s->devices);
+    if (!(s->devices = zalloc(s->n_devices + 1, sizeof *s->devices)))
+        return -1;
     for (size_t i = 0; i < s->n_devices; i++) {
         struct json_object *d = json_object_array_get_idx(list, i);
         struct device_entry *e = &s->devices[i];
@@ -342,7 +387,8 @@ static int parse_mounts(struct json_object *root, struct container_spec *s)
     if (want(list, json_type_array, "mounts") < 0)
         return -1;
     s->n_mounts = list ? json_object_array_length(list) : 0;
-    s->mounts = calloc(s->n_mounts + 1, sizeof *s->mounts);
+    if (!(s->mounts = zalloc(s->n_mounts + 1, sizeof *s->mounts)))
+        return -1;
     for (size_t i = 0; i < s->n_mounts; i++) {
         struct json_object *m = json_object_array_get_idx(list, i);
         struct mount_entry *e = &s->mounts[i];

@@ -42,26 +42,77 @@ static int join_cgroups(const struct exec_options *o)
     return 0;
 }
 
+static int not_running(pid_t target)
+{
+    return fail(EXIT_OWN_FAILURE, "container process %d is not running", (int)target);
+}
+
+/*
+ * Open /proc/PID as a directory. The descriptor stays tied to that one process: if it exits
+ * and the pid is given to another process, lookups under it fail instead of finding the
+ * newcomer. Its stat and ns entries are read through it.
+ */
+static int open_target(const struct exec_options *o)
+{
+    char path[32];
+    snprintf(path, sizeof path, "/proc/%d", (int)o->pid);
+    int dir = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) {
+        if (errno == ENOENT || errno == ESRCH)
+            return not_running(o->pid);
+        return fail(EXIT_OWN_FAILURE, "open %s: %m", path);
+    }
+    if (!o->check_pid_start)
+        return dir;
+
+    /* --pid-start: the pid must still be the process the caller recorded, not a reused one.
+       Field 22 of /proc/PID/stat is its start time in clock ticks after boot. */
+    char stat[1024];
+    int fd = openat(dir, "stat", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? -1 : read(fd, stat, sizeof stat - 1);
+    if (fd >= 0)
+        close(fd);
+    if (n < 0)
+        return not_running(o->pid); /* ESRCH: it exited after we opened its directory */
+    stat[n] = '\0';
+    /* the name (field 2) may hold spaces and ')': count fields from the last ')' */
+    char *p = strrchr(stat, ')');
+    unsigned long long start = 0;
+    for (int field = 2; p && field < 22; field++)
+        p = strchr(p + 1, ' ');
+    if (!p || sscanf(p + 1, "%llu", &start) != 1)
+        return fail(EXIT_OWN_FAILURE, "cannot read the start time of process %d", (int)o->pid);
+    if (start != o->pid_start)
+        return not_running(o->pid);
+    return dir;
+}
+
 /* Open every namespace first (paths under /proc stop working once we are in the mnt ns). */
-static int join_namespaces(pid_t target)
+static int join_namespaces(int target_dir, pid_t target)
 {
     int fds[N_NS];
     for (size_t i = 0; i < N_NS; i++) {
         char theirs[64], ours[64];
         struct stat a, b;
         fds[i] = -1;
-        snprintf(theirs, sizeof theirs, "/proc/%d/ns/%s", (int)target, exec_namespaces[i].name);
+        snprintf(theirs, sizeof theirs, "ns/%s", exec_namespaces[i].name);
         snprintf(ours, sizeof ours, "/proc/self/ns/%s", exec_namespaces[i].name);
-        if (stat(theirs, &a) < 0) {
-            if (errno == ENOENT && kill(target, 0) < 0)
-                return fail(EXIT_OWN_FAILURE, "container process %d is not running", (int)target);
+        bool have_ours = stat(ours, &b) == 0;
+        if (fstatat(target_dir, theirs, &a, 0) < 0) {
+            /* we have this type but they do not: they exited (or are a zombie, whose
+               namespaces are gone). Never go on without it: we would stay on the host's. */
+            if (have_ours || errno != ENOENT)
+                return not_running(target);
             continue; /* a namespace type this kernel does not have */
         }
-        if (stat(ours, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+        if (have_ours && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
             continue; /* the same namespace as ours: nothing to join */
-        fds[i] = open(theirs, O_RDONLY | O_CLOEXEC);
-        if (fds[i] < 0)
-            return fail(EXIT_OWN_FAILURE, "open %s: %m", theirs);
+        fds[i] = openat(target_dir, theirs, O_RDONLY | O_CLOEXEC);
+        if (fds[i] < 0) {
+            if (errno == ESRCH || errno == ENOENT)
+                return not_running(target);
+            return fail(EXIT_OWN_FAILURE, "open /proc/%d/%s: %m", (int)target, theirs);
+        }
     }
     for (size_t i = 0; i < N_NS; i++) {
         if (fds[i] < 0)
@@ -160,8 +211,9 @@ int cmd_exec(const struct exec_options *o)
     }
     /* our own copy stays out of reach of the container we are about to enter */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    if (kill(o->pid, 0) < 0 && errno == ESRCH) {
-        fail(EXIT_OWN_FAILURE, "container process %d is not running", (int)o->pid);
+    /* the target, checked (--pid-start) and pinned before we join anything of it */
+    int target_dir = open_target(o);
+    if (target_dir < 0) {
         report_failure();
         return failure_code();
     }
@@ -169,11 +221,12 @@ int cmd_exec(const struct exec_options *o)
     sigprocmask(SIG_BLOCK, &handled, &c.sigmask);
     signal(SIGPIPE, SIG_IGN);
 
-    if (join_cgroups(o) < 0 || join_namespaces(o->pid) < 0 || make_io(o, &c, &io) < 0 ||
+    if (join_cgroups(o) < 0 || join_namespaces(target_dir, o->pid) < 0 || make_io(o, &c, &io) < 0 ||
         pipe2(errp, O_CLOEXEC) < 0) {
         report_failure();
         return failure_code();
     }
+    close(target_dir);
     c.err_fd = errp[1];
 
     /* fork: only our children are inside the pid namespace we just joined */

@@ -150,6 +150,8 @@ int cmd_run(const struct run_options *opt);
 
 struct exec_options {
     pid_t pid;
+    bool check_pid_start;         /* --pid-start given: */
+    unsigned long long pid_start; /* field 22 of /proc/PID/stat must equal this */
     const char *process, *state;
     bool tty, stdin;
     const char **cgroup_procs;

@@ -4,13 +4,14 @@
  *   tscontainer-helper run  --bundle DIR --state DIR [--detach] [--tty] [--stdin]
  *                           [--log FILE] [--oom-file FILE]
  *                           [--exit-command PATH [--exit-arg ARG]...]
- *   tscontainer-helper exec --pid PID --process FILE --state DIR [--tty] [--stdin]
- *                           [--cgroup-procs FILE]...
+ *   tscontainer-helper exec --pid PID [--pid-start TICKS] --process FILE --state DIR
+ *                           [--tty] [--stdin] [--cgroup-procs FILE]...
  *
  * The protocol (fd 3 reports, fd 4 "go", exit.json) is in docs/helper-protocol.md.
  */
 #include "helper.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,8 +23,8 @@ static int usage(void)
             "usage: tscontainer-helper run --bundle DIR --state DIR [--detach] [--tty] [--stdin]\n"
             "                              [--log FILE] [--oom-file FILE]\n"
             "                              [--exit-command PATH [--exit-arg ARG]...]\n"
-            "       tscontainer-helper exec --pid PID --process FILE --state DIR [--tty] [--stdin]\n"
-            "                               [--cgroup-procs FILE]...\n");
+            "       tscontainer-helper exec --pid PID [--pid-start TICKS] --process FILE --state DIR\n"
+            "                               [--tty] [--stdin] [--cgroup-procs FILE]...\n");
     return EXIT_OWN_FAILURE;
 }
 
@@ -62,6 +63,7 @@ static int parse_exec(int argc, char **argv, struct exec_options *o)
 {
     static const struct option opts[] = {
         {"pid", required_argument, 0, 'p'},   {"process", required_argument, 0, 'P'},
+        {"pid-start", required_argument, 0, 'S'},
         {"state", required_argument, 0, 's'}, {"tty", no_argument, 0, 't'},
         {"stdin", no_argument, 0, 'i'},       {"cgroup-procs", required_argument, 0, 'c'},
         {0, 0, 0, 0},
@@ -72,6 +74,15 @@ static int parse_exec(int argc, char **argv, struct exec_options *o)
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'p': o->pid = (pid_t)atoi(optarg); break;
+        case 'S': {
+            char *end;
+            errno = 0;
+            o->pid_start = strtoull(optarg, &end, 10);
+            if (errno || end == optarg || *end || optarg[0] == '-')
+                return -1; /* a start time is a number of clock ticks after boot */
+            o->check_pid_start = true;
+            break;
+        }
         case 'P': o->process = optarg; break;
         case 's': o->state = optarg; break;
         case 't': o->tty = true; break;

@@ -250,6 +250,28 @@ static unsigned long current_flags(const char *path)
     return flags;
 }
 
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442 /* x86_64 (and every other arch since 5.12's unified table) */
+#endif
+
+/*
+ * Make the mount at fd read-only together with every mount below it. A bind remount with
+ * MS_RDONLY changes only the one mount it names, so an `rbind,ro` volume would keep any
+ * sub-mount of the host tree writable. mount_setattr(2) with AT_RECURSIVE (Linux 5.12) sets
+ * the attribute on the whole tree at once. Returns 0, -1 with a recorded failure, or 1 when
+ * the kernel does not have mount_setattr (ENOSYS): the caller's remount is then all we get.
+ */
+static int make_tree_readonly(int fd, const char *what)
+{
+    struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+    /* glibc 2.36 declares a wrapper, older ones do not: call the syscall directly */
+    if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) == 0)
+        return 0;
+    if (errno == ENOSYS)
+        return 1;
+    return fail(EXIT_OWN_FAILURE, "make %s read-only recursively: %m", what);
+}
+
 /* ---- one entry of `mounts` ---------------------------------------------- */
 
 static int mount_one(int rootfd, const struct mount_entry *m)
@@ -295,6 +317,11 @@ static int mount_one(int rootfd, const struct mount_entry *m)
         /* MS_REMOUNT|MS_BIND changes the flags of this one bind mount only (e.g. ro). */
         if (mount(NULL, target, NULL, flags, NULL) < 0)
             return fail(EXIT_OWN_FAILURE, "remount %s with its options: %m", m->destination);
+        /* ...and "ro" must hold for the mounts under it too (docker's `-v src:dst:ro` is an
+           rbind). Without mount_setattr (a kernel before 5.12) the remount above is the old
+           behaviour: the top mount read-only, its sub-mounts as they were on the host. */
+        if ((o.flags & MS_RDONLY) && make_tree_readonly(fd, m->destination) < 0)
+            return -1;
     }
     /* Propagation (rprivate, rslave...) is its own mount(2) call with no other flags. */
     if (o.propagation && mount(NULL, target, NULL, o.propagation, NULL) < 0)

@@ -269,6 +269,9 @@ int cmd_run(const struct run_options *o)
         report_failure();
         return failure_code();
     }
+    /* detached: `tscontainer attach` connects here for the output and, with -i, stdin.
+       Listen before reporting "started", so a client that connects on "started" finds it. */
+    int listen_fd = o->detach ? attach_listen(o->state) : -1;
     report_started();
     report_close();
 
@@ -284,8 +287,7 @@ int cmd_run(const struct run_options *o)
         .tty = o->tty,
         .to_stdio = !o->detach,
         .log_fd = log_fd,
-        /* detached: `tscontainer attach` connects here for the output and, with -i, stdin */
-        .listen_fd = o->detach ? attach_listen(o->state) : -1,
+        .listen_fd = listen_fd,
         .stdin_from_clients = o->detach,
     };
     int status = monitor_run(&m);

@@ -37,10 +37,16 @@ static bool is_number(const char *s)
     return true;
 }
 
-/* Split a line at ':' into at most n fields (the line is modified); returns the count. */
+/*
+ * Split a line at ':' into at most n fields (the line is modified); returns the count.
+ * Every slot is set (fields past the count to NULL), and the last field keeps any further
+ * colons. The files come from the image, so callers must check the count before reading.
+ */
 static size_t split_fields(char *line, char **fields, size_t n)
 {
     size_t count = 0;
+    for (size_t i = 0; i < n; i++)
+        fields[i] = NULL;
     line[strcspn(line, "\n")] = '\0';
     while (count < n) {
         fields[count++] = line;
@@ -53,6 +59,25 @@ static size_t split_fields(char *line, char **fields, size_t n)
     return count;
 }
 
+/*
+ * The next line of f into buf, or false at the end. A line too long for buf is skipped
+ * whole: otherwise its tail would be read as an entry of its own.
+ */
+static bool next_line(FILE *f, char *buf, size_t len)
+{
+    while (fgets(buf, (int)len, f)) {
+        size_t n = strlen(buf);
+        if (n == len - 1 && buf[n - 1] != '\n' && !feof(f)) {
+            int c;
+            while ((c = getc(f)) != EOF && c != '\n')
+                ;
+            continue;
+        }
+        return true;
+    }
+    return false;
+}
+
 /* Find a passwd entry by name (or, for a number, by uid). A missing file is simply no match. */
 static bool find_passwd(const char *who, struct user_entry *out)
 {
@@ -62,10 +87,11 @@ static bool find_passwd(const char *who, struct user_entry *out)
     bool by_uid = is_number(who), found = false;
     unsigned long want = by_uid ? strtoul(who, NULL, 10) : 0;
     char line[4096];
-    while (!found && fgets(line, sizeof line, f)) {
-        char *fld[7];
-        /* name:password:uid:gid:gecos:home:shell */
-        if (split_fields(line, fld, 7) < 4 || !is_number(fld[2]) || !is_number(fld[3]))
+    while (!found && next_line(f, line, sizeof line)) {
+        char *fld[7] = {0};
+        /* name:password:uid:gid:gecos:home:shell; like glibc's fgetpwent, a line without all
+           seven fields (the shell may be empty, its colon may not) is malformed: skip it */
+        if (split_fields(line, fld, 7) < 7 || !is_number(fld[2]) || !is_number(fld[3]))
             continue;
         unsigned long uid = strtoul(fld[2], NULL, 10);
         if (by_uid ? uid != want : strcmp(fld[0], who) != 0)
@@ -74,7 +100,7 @@ static bool find_passwd(const char *who, struct user_entry *out)
         snprintf(out->name, sizeof out->name, "%s", fld[0]);
         out->uid = uid;
         out->gid = strtoul(fld[3], NULL, 10);
-        snprintf(out->home, sizeof out->home, "%s", fld[5] && fld[5][0] ? fld[5] : "/");
+        snprintf(out->home, sizeof out->home, "%s", fld[5][0] ? fld[5] : "/");
     }
     fclose(f);
     return found;
@@ -104,15 +130,16 @@ static bool scan_groups(const char *group, gid_t *gid, const char *member, gid_t
         return false;
     bool found = false;
     char line[4096];
-    while (fgets(line, sizeof line, f)) {
-        char *fld[4];
-        /* name:password:gid:member,member */
-        if (split_fields(line, fld, 4) < 3 || !is_number(fld[2]))
+    while (next_line(f, line, sizeof line)) {
+        char *fld[4] = {0};
+        /* name:password:gid:member,member; the member list may be empty but its colon must
+           be there (glibc's rule): a shorter line is malformed and skipped */
+        if (split_fields(line, fld, 4) < 4 || !is_number(fld[2]))
             continue;
         gid_t g = (gid_t)strtoul(fld[2], NULL, 10);
         if (group && !found && strcmp(fld[0], group) == 0)
             found = true, *gid = g;
-        if (member && fld[3] && is_member(fld[3], member)) {
+        if (member && is_member(fld[3], member)) {
             gid_t *more = realloc(*sgids, (*n_sgids + 1) * sizeof **sgids);
             if (more)
                 *sgids = more, (*sgids)[(*n_sgids)++] = g;

@@ -101,6 +101,8 @@ export async function execInContainer(ctx: Context, ref: string, command: string
 
   const cgroup = openContainerCgroup(detectCgroups(), row.id, cgroupParent());
   const args = ['exec', '--pid', String(row.pid), '--process', file, '--state', runDir];
+  // The helper refuses a pid whose start time differs: a reused pid is never joined.
+  if (row.pid_start) args.push('--pid-start', String(row.pid_start));
   if (flags.tty) args.push('--tty');
   if (flags.interactive && !flags.detach) args.push('--stdin');
   for (const f of cgroup.procsFiles()) args.push('--cgroup-procs', f);

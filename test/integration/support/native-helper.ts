@@ -95,7 +95,7 @@ export interface OciProcess {
   env?: string[];
   cwd?: string;
   capabilities?: Record<'bounding' | 'effective' | 'inheritable' | 'permitted' | 'ambient', string[]>;
-  rlimits?: { type: string; hard: number; soft: number }[];
+  rlimits?: { type: string; hard: number; soft: number }[]; // -1: unlimited
   noNewPrivileges?: boolean;
 }
 
@@ -223,6 +223,13 @@ export interface Exit {
   signal: NodeJS.Signals | null;
 }
 
+/** How to start the helper: its environment, and a command to run it under (e.g. `unshare -m`). */
+export interface SpawnOptions {
+  env?: NodeJS.ProcessEnv;
+  /** argv of a wrapper that ends by exec'ing its arguments: the helper's argv is appended */
+  prefix?: string[];
+}
+
 /** One helper process with its report pipe (fd 3) and control pipe (fd 4). */
 export class Helper {
   readonly child: ChildProcess;
@@ -232,8 +239,9 @@ export class Helper {
   readonly exited: Promise<Exit>;
   private listeners: (() => void)[] = [];
 
-  constructor(scratch: Scratch, argv: string[]) {
-    this.child = spawn(HELPER, argv, { stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'] });
+  constructor(scratch: Scratch, argv: string[], opts: SpawnOptions = {}) {
+    const [command, ...args] = [...(opts.prefix ?? []), HELPER, ...argv];
+    this.child = spawn(command!, args, { stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'], env: opts.env ?? process.env });
     scratch.track(this.child.pid);
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
     this.child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
@@ -297,10 +305,15 @@ export interface RunResult extends Exit {
 export async function runContainer(
   scratch: Scratch,
   config: OciConfig,
-  opts: { flags?: string[]; stdin?: string; whileRunning?: (h: Helper, pid: number) => Promise<void> } = {},
+  opts: {
+    flags?: string[];
+    stdin?: string;
+    whileRunning?: (h: Helper, pid: number) => Promise<void>;
+    spawn?: SpawnOptions;
+  } = {},
 ): Promise<RunResult & { bundle: string; state: string }> {
   const { bundle, state } = writeBundle(scratch, config);
-  const helper = new Helper(scratch, ['run', '--bundle', bundle, '--state', state, ...(opts.flags ?? [])]);
+  const helper = new Helper(scratch, ['run', '--bundle', bundle, '--state', state, ...(opts.flags ?? [])], opts.spawn);
   helper.input(opts.stdin);
   const pid = await helper.report('pid', 'error');
   if (pid?.type === 'pid') {
