@@ -1,6 +1,6 @@
 // run, create, start, rm, ps: commander wiring only; the work lives in runtime/.
 import { Command, Option } from 'commander';
-import type { GetContext } from './groups.js';
+import type { GetContext } from '../runtime/context.js';
 import type { RunFlags } from '../runtime/options.js';
 import type { PsOptions } from './actions/lifecycle.js';
 import { mark } from '../util/trace.js';

@@ -1,8 +1,9 @@
 // images, tag, rmi, import, and the `image` group (ls, rm, tag, inspect, import, build-builtin).
 import { Command } from 'commander';
 import { confirm } from './prompt.js';
-import type { GetContext } from './groups.js';
-import { ago, humanSize, printJson, printTable } from './output.js';
+import type { GetContext } from '../runtime/context.js';
+import { decimalSize } from '../util/units.js';
+import { ago, printJson, printTable } from './output.js';
 
 interface ImagesOpts {
   quiet?: boolean;
@@ -55,10 +56,10 @@ function addImagesCommand(parent: Command, name: string, ctx: GetContext, aliase
         ID: idOf(i.id),
         Repository: i.repository,
         SharedSize: 'N/A',
-        Size: humanSize(i.size),
+        Size: decimalSize(i.size),
         Tag: i.tag,
         UniqueSize: 'N/A',
-        VirtualSize: humanSize(i.size),
+        VirtualSize: decimalSize(i.size),
       }));
       const format = opts.format;
       if (format === undefined || format === 'table') {
@@ -175,7 +176,7 @@ export function registerImages(program: Command, ctx: GetContext): void {
         for (const e of r.events) process.stdout.write(`${e.kind === 'Untagged' ? 'untagged' : 'deleted'}: ${e.value}\n`);
         process.stdout.write('\n');
       }
-      process.stdout.write(`Total reclaimed space: ${humanSize(r.reclaimed)}\n`);
+      process.stdout.write(`Total reclaimed space: ${decimalSize(r.reclaimed)}\n`);
     });
 
   image

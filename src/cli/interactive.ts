@@ -1,7 +1,7 @@
 // exec, attach, and the hidden `container cleanup` the monitor runs when a detached container
 // exits: commander wiring only; the work lives in runtime/.
 import type { Command } from 'commander';
-import type { GetContext } from './groups.js';
+import type { GetContext } from '../runtime/context.js';
 import type { ExecFlags } from '../runtime/exec.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];

@@ -2,7 +2,7 @@
 // `container prune` / `system prune` commands: commander wiring only; the work lives in runtime/.
 import type { Command } from 'commander';
 import { confirm } from './prompt.js';
-import type { GetContext } from './groups.js';
+import type { GetContext } from '../runtime/context.js';
 
 export function registerLifecycle(program: Command, ctx: GetContext): void {
   program

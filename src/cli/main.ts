@@ -4,7 +4,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { resolveRoots, layoutOf } from '../util/paths.js';
 import { EXIT_OWN, toTscError, UsageError } from '../util/errors.js';
 import { configureLog, LEVELS, log, type Level } from '../util/log.js';
-import type { Context, GlobalOptions } from './context.js';
+import type { Context, GlobalOptions } from '../runtime/context.js';
 import { openDb, type DB } from '../store/db.js';
 import { registerGroups } from './groups.js';
 import { mark, printTrace } from '../util/trace.js';
@@ -92,4 +92,3 @@ export async function main(argv: string[]): Promise<void> {
     finish(e.exitCode);
   }
 }
-

@@ -1,7 +1,7 @@
 // network create/ls/inspect/rm/connect/disconnect/prune and `port`: commander wiring only;
 // the work lives in network/.
 import type { Command } from 'commander';
-import type { GetContext } from './groups.js';
+import type { GetContext } from '../runtime/context.js';
 import { printJson, printTable, ago } from './output.js';
 import { confirm } from './prompt.js';
 

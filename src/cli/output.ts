@@ -30,15 +30,3 @@ export function ago(iso: string | null | undefined, now = Date.now()): string {
   if (d < 60) return `${w} weeks ago`;
   return `${Math.round(d / 30)} months ago`;
 }
-
-/** 1234567 -> "1.23MB", docker's decimal units. */
-export function humanSize(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let v = bytes;
-  let i = 0;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${i === 0 ? v : v.toPrecision(3)}${units[i]}`;
-}

@@ -1,6 +1,6 @@
 // version, info, system prune.
 import type { Command } from 'commander';
-import type { GetContext } from './groups.js';
+import type { GetContext } from '../runtime/context.js';
 
 export function registerSystem(program: Command, ctx: GetContext): void {
   program

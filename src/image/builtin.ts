@@ -10,7 +10,7 @@ import { log } from '../util/log.js';
 import { packageRoot } from '../util/paths.js';
 import { serializeConfig, type ImageConfig } from './config.js';
 import type { ImageContext } from './context.js';
-import { imageDriver } from './driver.js';
+import { imageDriver } from '../graph/select.js';
 import { registerLayer } from './layers.js';
 import { commitImage } from './store.js';
 

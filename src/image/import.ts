@@ -5,7 +5,7 @@ import { createReadStream, statSync } from 'node:fs';
 import { NotFoundError, UsageError } from '../util/errors.js';
 import { applyChange, newImageConfig, serializeConfig, type ContainerDefaults } from './config.js';
 import type { ImageContext } from './context.js';
-import { imageDriver } from './driver.js';
+import { imageDriver } from '../graph/select.js';
 import { registerLayer } from './layers.js';
 import { commitImage, parseTagTarget } from './store.js';
 

@@ -5,7 +5,7 @@ import { NotFoundError } from '../util/errors.js';
 import { BUILTIN_BUSYBOX, ensureBuiltinImage } from './builtin.js';
 import { parseConfig, type ImageConfig } from './config.js';
 import type { ImageContext } from './context.js';
-import { storageDriverName } from './driver.js';
+import { storageDriverName } from '../graph/select.js';
 import { formatReference } from './reference.js';
 import { chainBaseFirst, isMiss, lookupImage } from './store.js';
 

@@ -5,7 +5,7 @@ import type { LayerRow } from '../store/layers.js';
 import { ConflictError, NotFoundError, TscError, toTscError } from '../util/errors.js';
 import { parseConfig, type ContainerDefaults } from './config.js';
 import type { ImageContext } from './context.js';
-import { driverByName } from './driver.js';
+import { driverByName } from '../graph/select.js';
 import { releaseLayerRows, removeLayerDirs } from './layers.js';
 import { familiarName, familiarRepository, parseReference, repositoryName } from './reference.js';
 import { resolveImage } from './resolve.js';

@@ -1,7 +1,7 @@
 // A container's side of networking, in the order the runtime calls it: prepare (lease, ports,
 // /etc files), attach (links, addresses, rules; between the helper's pid report and go), detach
 // (the container stopped), release (rm); and connect / disconnect on a running container.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import type { DB } from '../store/db.js';
 import { writeTx } from '../store/db.js';
@@ -19,7 +19,8 @@ import {
   setAttached,
   upsertNetSettings,
 } from '../store/networks.js';
-import { ConflictError, NotFoundError, UsageError, EXIT_MANAGEMENT } from '../util/errors.js';
+import { ConflictError, NotFoundError, UsageError, EXIT_MANAGEMENT, EXIT_OWN } from '../util/errors.js';
+import { readTextOr } from '../util/files.js';
 import { log } from '../util/log.js';
 import { buildHosts, buildResolvConf, etcPaths, writeInPlace } from './etcfiles.js';
 import {
@@ -46,14 +47,6 @@ import { reclaimOrphansOf, allocateEndpoint, allocatePorts, toMapping, plannedEn
 
 // ---------------------------------------------------------------- the run path
 
-export function readText(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
-}
-
 /**
  * Records the container's network in one BEGIN IMMEDIATE transaction (default network created
  * on first use, lease, host ports with conflict checks) and writes its /etc files into
@@ -77,7 +70,7 @@ export function prepareContainerNetwork(
     { destination: '/etc/hostname', source: p.hostname },
   ];
   const resolv = (keepLoopback: boolean) =>
-    buildResolvConf(readText(c.hostResolvConf), {
+    buildResolvConf(readTextOr(c.hostResolvConf), {
       dns: req.dns,
       dnsSearch: req.dnsSearch,
       dnsOptions: req.dnsOptions,
@@ -96,7 +89,7 @@ export function prepareContainerNetwork(
     return writeTx(db, () => {
       const self = getContainer(db, containerId);
       if (!self) throw new NotFoundError(`no such container: ${containerId}`);
-      const other = findContainer(db, req.target);
+      const other = findContainer(db, req.target, EXIT_OWN); // run/create/start: our own error, 125
       if (other.id === containerId) throw new UsageError('a container cannot join its own network namespace');
       const pid = livePid(other);
       if (pid === undefined) throw new ConflictError(`cannot join the network of container ${other.name}: it is not running`);
@@ -142,7 +135,9 @@ export function prepareContainerNetwork(
     });
     writeInPlace(
       paths.hosts,
-      buildHosts(host ? { hostText: readText(c.hostHosts), extraHosts: extra, members: [] } : { extraHosts: extra, members: [] }),
+      buildHosts(
+        host ? { hostText: readTextOr(c.hostHosts), extraHosts: extra, members: [] } : { extraHosts: extra, members: [] },
+      ),
     );
     writeInPlace(paths.resolv, resolv(host));
     writeInPlace(paths.hostname, `${hn}\n`);
@@ -357,17 +352,22 @@ export function containerPorts(db: DB, containerRef: string): PortMapping[] {
   return portMappingsOfContainer(db, row.id).map(toMapping);
 }
 
-/** The shape runtime/network.ts hands to start: prepare now, attach at the pid report, release on failure. */
+/**
+ * The shape runtime/network.ts hands to start: prepare now, attach at the pid report, detach
+ * when the start fails (as at a stop: the rules go, lease and host ports stay; `rm` releases them).
+ */
 export interface ContainerNetworkHandle {
   plan: NetworkPlan;
   netns: NetworkPlan['netns'];
   etcFiles: NetworkPlan['etcFiles'];
   hostname: string;
+  /** For the user, printed when the container starts (e.g. -p dropped with --network host). */
+  warnings: string[];
   attach(pid: number): Promise<AttachTiming>;
-  release(): Promise<void>;
+  detach(): Promise<void>;
 }
 
-/** parseNetworkRequest + prepareContainerNetwork, with attach/release bound to this container. */
+/** parseNetworkRequest + prepareContainerNetwork, with attach/detach bound to this container. */
 export function containerNetworkHandle(
   db: DB,
   containerId: string,
@@ -381,7 +381,8 @@ export function containerNetworkHandle(
     netns: plan.netns,
     etcFiles: plan.etcFiles,
     hostname: plan.hostname,
+    warnings: plan.warnings,
     attach: (pid) => attachContainerNetwork(db, plan, pid, opts),
-    release: () => releaseContainerNetwork(db, containerId, opts),
+    detach: () => detachContainerNetwork(db, containerId, opts),
   };
 }

@@ -6,9 +6,15 @@
 //   failed start               ->  detachContainerNetwork (as a stop: lease and ports kept)
 //   rm                         ->  releaseContainerNetwork (rules, leases, member hosts; links die with the netns)
 //   system prune               ->  pruneNetworks
-export { parseNetworkRequest, type NetworkRequest, type NetworkRequestInput, type NetworkKind } from './request.js';
+export {
+  parseNetworkRequest,
+  validateHostname,
+  type NetworkRequest,
+  type NetworkRequestInput,
+  type NetworkKind,
+} from './request.js';
 export { netConfig, type NetConfig } from './config.js';
-export { formatMapping, type PortMapping } from './ports.js';
+export { formatMapping, parseExposed, type PortMapping } from './ports.js';
 export { DEFAULT_NETWORK, type PlannedEndpoint, type NetworkPlan, type NetOptions } from './common.js';
 export {
   findNetwork,
@@ -32,6 +38,7 @@ export {
   type ContainerNetworkHandle,
 } from './container.js';
 export { pruneNetworks, type PruneResult } from './prune.js';
+export { toMapping } from './leases.js';
 import { cfg, type NetOptions } from './common.js';
 import { deleteTable } from './nat.js';
 

@@ -97,6 +97,7 @@ export function allocatePorts(db: DB, containerId: string, req: NetworkRequest):
   return mappings;
 }
 
+/** A port_mappings row (or a row of the same shape) as the module's PortMapping. */
 export function toMapping(p: { proto: string; host_ip: string; host_port: number; container_port: number }): PortMapping {
   return { proto: p.proto as Proto, hostIp: p.host_ip, hostPort: p.host_port, containerPort: p.container_port };
 }

@@ -43,8 +43,15 @@ export interface NetworkRequest {
 }
 
 export const NETWORK_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+/** RFC 1123 host name: dot-separated labels of 1-63 [a-zA-Z0-9-], not starting or ending with '-'. */
 const HOSTNAME = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
 const HOSTNAME_LIKE = /^[a-zA-Z0-9_]([a-zA-Z0-9_.-]{0,253})?$/;
+
+/** --hostname: an RFC 1123 host name of at most 253 characters (the one rule, for run/create and the network). */
+export function validateHostname(h: string): string {
+  if (h.length > 253 || !HOSTNAME.test(h)) throw new UsageError(`invalid hostname "${h}"`);
+  return h;
+}
 
 export function validateNetworkName(name: string): string {
   if (!NETWORK_NAME.test(name) || name.length > 128)
@@ -101,7 +108,7 @@ export function parseNetworkRequest(input: NetworkRequestInput): NetworkRequest 
   for (const o of dnsOptions) if (!/^[a-zA-Z0-9_:.-]+$/.test(o)) throw new UsageError(`invalid --dns-option "${o}"`);
   const addHosts = (input.addHosts ?? []).map(parseAddHost);
   const hostname = input.hostname ?? '';
-  if (hostname && (!HOSTNAME.test(hostname) || hostname.length > 253)) throw new UsageError(`invalid hostname "${hostname}"`);
+  if (hostname) validateHostname(hostname);
   const aliases = input.aliases ?? [];
   for (const a of aliases) if (!HOSTNAME_LIKE.test(a)) throw new UsageError(`invalid --network-alias "${a}"`);
 

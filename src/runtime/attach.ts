@@ -3,7 +3,7 @@
 // our stdin to the container's (when it was started with -i), Ctrl-P Ctrl-Q to detach and
 // leave it running. Ends with the container's exit code when it exits while attached.
 import { connect, type Socket } from 'node:net';
-import type { Context } from '../cli/context.js';
+import type { Context } from './context.js';
 import { getContainer } from '../store/containers.js';
 import { ConflictError, EXIT_MANAGEMENT, SystemError, UsageError } from '../util/errors.js';
 import type { ContainerConfig } from './config.js';

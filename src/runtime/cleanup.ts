@@ -2,7 +2,7 @@
 // has exited and exit.json is written. With no daemon, this is how a detached container's
 // cgroups and network rules are given back promptly, and how `run -d --rm` removes itself
 // (finishContainer removes a --rm container once it records the exit).
-import type { Context } from '../cli/context.js';
+import type { Context } from './context.js';
 import { getContainer } from '../store/containers.js';
 import { readExitFile } from './exitfile.js';
 import { finishContainer } from './finish.js';

@@ -3,7 +3,7 @@
 // removes what it made.
 import { mkdirSync, rmSync, closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Context } from '../cli/context.js';
+import type { Context } from './context.js';
 import { writeTx } from '../store/db.js';
 import { getContainerByName, insertContainer, nameTaken, type ContainerRow, getContainer } from '../store/containers.js';
 import { ConflictError } from '../util/errors.js';

@@ -2,7 +2,7 @@
 // directories), so a crash in between leaves only garbage that prune finds, never a row that
 // points at nothing.
 import { rmSync } from 'node:fs';
-import type { Context } from '../cli/context.js';
+import type { Context } from './context.js';
 import { deleteContainer, getContainer, type ContainerRow } from '../store/containers.js';
 import { writeTx } from '../store/db.js';
 import { ConflictError, EXIT_MANAGEMENT } from '../util/errors.js';

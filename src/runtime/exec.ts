@@ -6,8 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Context } from '../cli/context.js';
-import { detectCgroups, openContainerCgroup } from '../cgroups/index.js';
+import type { Context } from './context.js';
 import type { ContainerRow } from '../store/containers.js';
 import { ConflictError, EXIT_MANAGEMENT, SystemError, UsageError } from '../util/errors.js';
 import type { ContainerConfig } from './config.js';
@@ -18,7 +17,7 @@ import { isSameProcess } from './proc.js';
 import { reconcile } from './reconcile.js';
 import { forwardSignals } from './run.js';
 import { USER_ANNOTATION, type OciSpec } from './spec.js';
-import { cgroupParent } from './start.js';
+import { containerCgroup } from './cgroup.js';
 
 export interface ExecFlags {
   interactive?: boolean;
@@ -48,10 +47,7 @@ function checkFlags(flags: ExecFlags, command: string[]): void {
 /** The container must be running, and not frozen (a frozen process cannot even be joined). */
 async function runningContainer(ctx: Context, ref: string): Promise<ContainerRow> {
   const row = await reconcile(ctx, findContainer(ctx.db(), ref));
-  if (
-    row.state === 'paused' ||
-    (row.state === 'running' && openContainerCgroup(detectCgroups(), row.id, cgroupParent()).isFrozen())
-  ) {
+  if (row.state === 'paused' || (row.state === 'running' && containerCgroup(row).isFrozen())) {
     throw new ConflictError(`container ${row.name} is paused, unpause it first`, EXIT_MANAGEMENT);
   }
   if (row.state !== 'running' || !isSameProcess(row.pid, row.pid_start)) {
@@ -99,7 +95,7 @@ export async function execInContainer(ctx: Context, ref: string, command: string
   const file = join(runDir, `exec-${randomBytes(6).toString('hex')}.json`);
   writeFileSync(file, JSON.stringify(proc), { mode: 0o600 });
 
-  const cgroup = openContainerCgroup(detectCgroups(), row.id, cgroupParent());
+  const cgroup = containerCgroup(row);
   const args = ['exec', '--pid', String(row.pid), '--process', file, '--state', runDir];
   // The helper refuses a pid whose start time differs: a reused pid is never joined.
   if (row.pid_start) args.push('--pid-start', String(row.pid_start));

@@ -5,8 +5,7 @@
 //      cannot claim the container while it is exiting, and a finisher for an older pid stops;
 //   2. give back the cgroup (killing any leftover process) and the network rules;
 //   3. record the exit (exiting -> exited); a --rm container is then removed.
-import type { Context } from '../cli/context.js';
-import { openContainerCgroup, detectCgroups } from '../cgroups/index.js';
+import type { Context } from './context.js';
 import { claimExit, getContainer, markExited, type ContainerRow } from '../store/containers.js';
 import { writeTx } from '../store/db.js';
 import { log } from '../util/log.js';
@@ -14,7 +13,7 @@ import type { ContainerConfig } from './config.js';
 import type { ExitRecord } from './exitfile.js';
 import { detachNetwork } from './network.js';
 import { removeStopped } from './delete.js';
-import { cgroupParent } from './start.js';
+import { containerCgroup } from './cgroup.js';
 
 export async function finishContainer(
   ctx: Context,
@@ -25,7 +24,7 @@ export async function finishContainer(
   const db = ctx.db();
   if (!writeTx(db, () => claimExit(db, row.id, row.pid))) return getContainer(db, row.id) ?? row;
   try {
-    await openContainerCgroup(detectCgroups(), row.id, cgroupParent()).remove();
+    await containerCgroup(row).remove();
   } catch (err) {
     log('warn', 'removing the cgroup of an exited container', { id: row.id, err: String(err) });
   }

@@ -2,9 +2,9 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { release, arch } from 'node:os';
-import type { Context } from '../cli/context.js';
+import type { Context } from './context.js';
 import { detectCgroups } from '../cgroups/index.js';
-import { imageDriver } from '../image/driver.js';
+import { imageDriver } from '../graph/select.js';
 import { packageRoot } from '../util/paths.js';
 import { helperPath } from './helper.js';
 import { countContainersByState } from '../store/containers.js';

@@ -3,13 +3,14 @@
 // go under a key of our own, "Tscontainer".
 import { existsSync, readlinkSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import type { Context } from '../cli/context.js';
-import { formatMapping, type PortMapping } from '../network/index.js';
+import type { Context } from './context.js';
+import { formatMapping, toMapping, type PortMapping } from '../network/index.js';
 import type { ContainerRow } from '../store/containers.js';
 import { endpointsOfContainer, getNetSettings, getNetworkById, portMappingsOfContainer } from '../store/networks.js';
 import type { ContainerConfig } from './config.js';
 import { openGraph } from './graph.js';
-import { containerCgroup, isLive } from './lifecycle.js';
+import { containerCgroup } from './cgroup.js';
+import { isLive } from './lifecycle.js';
 import { logPath } from './start.js';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -54,10 +55,6 @@ function portBindings(maps: PortMapping[]): Record<string, { HostIp: string; Hos
   const out: Record<string, { HostIp: string; HostPort: string }[]> = {};
   for (const m of maps) (out[`${m.containerPort}/${m.proto}`] ??= []).push({ HostIp: m.hostIp, HostPort: String(m.hostPort) });
   return out;
-}
-
-function toMapping(r: { proto: string; host_ip: string; host_port: number; container_port: number }): PortMapping {
-  return { proto: r.proto as PortMapping['proto'], hostIp: r.host_ip, hostPort: r.host_port, containerPort: r.container_port };
 }
 
 export function inspectContainer(ctx: Context, row: ContainerRow): Record<string, unknown> {

@@ -1,6 +1,6 @@
 // Signals to a container's init, checked against pid reuse, and waiting for the exit.
 import { constants } from 'node:os';
-import type { Context } from '../cli/context.js';
+import type { Context } from './context.js';
 import { getContainer, type ContainerRow } from '../store/containers.js';
 import { ConflictError, EXIT_MANAGEMENT, UsageError } from '../util/errors.js';
 import { isSameProcess } from './proc.js';

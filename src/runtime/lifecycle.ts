@@ -1,8 +1,7 @@
 // stop, kill, restart, pause, unpause and wait: the state changes of a container that already
 // exists, each checked against the kernel first (reconcile) so that a command never acts on a
 // row that only claims to run.
-import type { Context } from '../cli/context.js';
-import { detectCgroups, openContainerCgroup, type ContainerCgroup } from '../cgroups/index.js';
+import type { Context } from './context.js';
 import { getContainer, getContainerByName, renameContainer, setContainerState, type ContainerRow } from '../store/containers.js';
 import { endpointsOfContainer } from '../store/networks.js';
 import { refreshHosts } from '../network/names.js';
@@ -11,10 +10,9 @@ import { ConflictError, EXIT_MANAGEMENT, NotFoundError, TscError, UsageError, to
 import { validateName } from './options.js';
 import type { ContainerConfig } from './config.js';
 import { killContainer, parseSignal, waitForExit } from './kill.js';
-import { isSameProcess } from './proc.js';
 import { reconcile } from './reconcile.js';
 import { startDetached } from './run.js';
-import { cgroupParent } from './start.js';
+import { containerCgroup } from './cgroup.js';
 import { changeOrTimeout } from '../util/watch.js';
 
 export function isLive(row: ContainerRow): boolean {
@@ -23,10 +21,6 @@ export function isLive(row: ContainerRow): boolean {
 
 export function containerConfig(row: ContainerRow): ContainerConfig {
   return JSON.parse(row.config) as ContainerConfig;
-}
-
-export function containerCgroup(row: ContainerRow): ContainerCgroup {
-  return openContainerCgroup(detectCgroups(), row.id, cgroupParent());
 }
 
 /** `--time`/`-t`: whole seconds, docker accepts negative as "wait forever" — we cap it. */
@@ -75,13 +69,15 @@ export async function stopContainer(ctx: Context, row: ContainerRow, timeoutSec:
   return { row: after, killed: true };
 }
 
-/** Sends `sig` to the container's init; a process that is already gone is not an error here. */
+/**
+ * kill's signal (pid reuse checked there); for stop, an init that is already gone is not an
+ * error: it exited meanwhile, and the wait that follows records it.
+ */
 function sendSignal(row: ContainerRow, sig: NodeJS.Signals): void {
-  if (!row.pid || !isSameProcess(row.pid, row.pid_start)) return;
   try {
-    process.kill(row.pid, sig);
+    killContainer(row, sig);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    if (!(err instanceof ConflictError)) throw err;
   }
 }
 

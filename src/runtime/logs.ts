@@ -2,7 +2,7 @@
 // {"log":"text\n","stream":"stdout","time":"2026-11-21T23:59:01.123456789Z"}), filters it by
 // --since/--until/--tail, and with -f follows the file until the container has exited.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import type { Context } from '../cli/context.js';
+import type { Context } from './context.js';
 import { getContainer, type ContainerRow } from '../store/containers.js';
 import { UsageError } from '../util/errors.js';
 import { reconcile } from './reconcile.js';

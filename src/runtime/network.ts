@@ -1,10 +1,11 @@
 // The runtime's side of networking: turn the container's stored network options into the
 // network module's plan (namespace, /etc files, hostname), attach between the helper's pid
 // report and go, and give everything back on failure, exit or removal.
-import type { Context } from '../cli/context.js';
+import type { Context } from './context.js';
 import {
   containerNetworkHandle,
   detachContainerNetwork,
+  parseExposed,
   parseNetworkRequest,
   releaseContainerNetwork,
   type NetworkRequestInput,
@@ -16,6 +17,8 @@ export interface AttachedNetwork {
   netns: 'host' | { path: string } | undefined;
   etcFiles: { destination: string; source: string }[];
   hostname: string;
+  /** Network plan warnings (e.g. -p dropped with --network host): start prints them on stderr. */
+  warnings: string[];
   attach(pid: number): Promise<void>;
   release(): Promise<void>;
 }
@@ -37,8 +40,12 @@ export function networkInput(config: Pick<ContainerConfig, 'network' | 'exposedP
   };
 }
 
-/** Validates the network flags (pure): called before anything is created. */
+/**
+ * Validates the network flags and every port of `exposedPorts` (pure; `prepareCreate` passes the
+ * --expose values): called before the image is resolved and anything is created.
+ */
 export function validateNetwork(config: Pick<ContainerConfig, 'network' | 'exposedPorts' | 'hostname'>): void {
+  for (const p of config.exposedPorts) parseExposed(p);
   parseNetworkRequest(networkInput(config));
 }
 
@@ -50,11 +57,12 @@ export async function containerNetwork(ctx: Context, row: ContainerRow, config: 
     netns: h.netns,
     etcFiles: h.etcFiles,
     hostname: h.hostname,
+    warnings: h.warnings,
     attach: async (pid) => {
       await h.attach(pid);
     },
     // A failed start gives back its rules but keeps lease and ports, as a stopped container does.
-    release: () => detachContainerNetwork(db, row.id),
+    release: () => h.detach(),
   };
 }
 

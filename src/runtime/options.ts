@@ -213,11 +213,6 @@ export function parseStopTimeout(v: string | undefined): number {
   return Number(v);
 }
 
-export function parseHostname(h: string): string {
-  if (!/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/.test(h)) throw new UsageError(`invalid hostname "${h}"`);
-  return h;
-}
-
 export type { ContainerConfig };
 
 /** Every capability the kernel knows (linux/capability.h, 0..40). */

@@ -1,17 +1,15 @@
 // From `run`/`create` flags and the image to a CreateRequest: every flag is validated before
 // anything is made, and the image's defaults are merged as docker merges them.
-import type { Context } from '../cli/context.js';
 import { parseCgroupLimits } from '../cgroups/index.js';
-import { resolveImage } from '../image/resolve.js';
 import { UsageError } from '../util/errors.js';
 import type { ContainerConfig } from './config.js';
 import type { CreateRequest } from './create.js';
 import { DEFAULT_CAPS } from './spec.js';
+import { validateHostname } from '../network/index.js';
 import { validateNetwork } from './network.js';
 import {
   mergeEnv,
   parseEnv,
-  parseHostname,
   parseLabels,
   parseSecurityOpts,
   parseStopTimeout,
@@ -28,7 +26,24 @@ import {
 
 const DEFAULT_PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-export async function prepareCreate(ctx: Context, imageRef: string, command: string[], flags: RunFlags): Promise<CreateRequest> {
+/** What create needs of the image (the image module's resolved image has this shape). */
+export interface ImageForCreate {
+  id: string;
+  config: { config?: ImageDefaults | undefined };
+  topLayer: { cache_id: string } | undefined;
+  driver: string;
+}
+
+/** Looks an image reference up (the CLI passes the image module's resolver: the runtime does
+ *  not reach into image storage itself). */
+export type ResolveImage = (ref: string) => Promise<ImageForCreate>;
+
+export async function prepareCreate(
+  resolveImage: ResolveImage,
+  imageRef: string,
+  command: string[],
+  flags: RunFlags,
+): Promise<CreateRequest> {
   // Validate the flags first: a typo must not cost an image look-up or leave anything behind.
   const name = flags.name !== undefined ? validateName(flags.name) : undefined;
   const userEnv = parseEnv([...readEnvFiles(flags.envFile), ...flags.env]);
@@ -47,7 +62,7 @@ export async function prepareCreate(ctx: Context, imageRef: string, command: str
     cpusetMems: flags.cpusetMems,
     pidsLimit: flags.pidsLimit,
   });
-  const hostname = flags.hostname === undefined ? '' : parseHostname(flags.hostname);
+  const hostname = flags.hostname === undefined ? '' : validateHostname(flags.hostname);
   const network = {
     mode: flags.network ?? 'bridge',
     publish: flags.publish,
@@ -58,7 +73,8 @@ export async function prepareCreate(ctx: Context, imageRef: string, command: str
     addHosts: flags.addHost,
     aliases: flags.networkAlias,
   };
-  validateNetwork({ network, hostname, exposedPorts: [] });
+  // The image's ExposedPorts are checked at start (with -P); the user's --expose right here.
+  validateNetwork({ network, hostname, exposedPorts: flags.expose });
   if (flags.workdir !== undefined && !flags.workdir.startsWith('/')) {
     throw new UsageError(`invalid working directory "${flags.workdir}": it must be an absolute path`);
   }
@@ -66,7 +82,7 @@ export async function prepareCreate(ctx: Context, imageRef: string, command: str
     throw new UsageError('the input device is not a TTY: drop -t, or run from a terminal');
   }
 
-  const image = await resolveImage(ctx, imageRef);
+  const image = await resolveImage(imageRef);
   const defaults: ImageDefaults = image.config.config ?? {};
   const { args, entrypoint, cmd } = resolveArgs(defaults, flags.entrypoint, command);
   const userSpec = flags.user ?? (defaults.User || '0');

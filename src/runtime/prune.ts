@@ -5,10 +5,9 @@
 // moment before it commits its row.
 import { existsSync, lstatSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Context } from '../cli/context.js';
+import type { Context } from './context.js';
 import { DRIVER_NAMES } from '../graph/index.js';
 import { dirSize } from '../graph/fsutil.js';
-import { pruneImages } from '../image/service.js';
 import { pruneNetworks } from '../network/index.js';
 import { allContainerIds, listContainers } from '../store/containers.js';
 import { usedCacheIds } from '../store/layers.js';
@@ -102,10 +101,15 @@ export interface SystemPruneResult {
   reclaimed: number;
 }
 
-export async function pruneSystem(ctx: Context, opts: { all?: boolean } = {}): Promise<SystemPruneResult> {
+/** Stopped containers, then unused networks, then images (`pruneImages`, passed in by the CLI:
+ *  image storage is the image module's), then disk objects no row names. */
+export async function pruneSystem(
+  ctx: Context,
+  pruneImages: () => Promise<SystemPruneResult['images']>,
+): Promise<SystemPruneResult> {
   const containers = await pruneContainers(ctx);
   const net = await pruneNetworks(ctx.db(), { removeUnused: true });
-  const images = await pruneImages(ctx, { all: opts.all ?? false });
+  const images = await pruneImages();
   const garbage = findGarbage(ctx);
   let reclaimed = containers.reclaimed + images.reclaimed;
   for (const p of [...garbage.containerDirs, ...garbage.runDirs, ...garbage.tmp]) {

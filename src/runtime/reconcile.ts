@@ -1,7 +1,7 @@
 // True state without a daemon: a row that says running is checked against the kernel. The
 // monitor's exit.json wins; a container whose processes are gone without one (monitor killed,
 // machine rebooted) is shown exited with what we know.
-import type { Context } from '../cli/context.js';
+import type { Context } from './context.js';
 import { claimStaleStart, getContainer, type ContainerRow } from '../store/containers.js';
 import { writeTx } from '../store/db.js';
 import { readExitFile } from './exitfile.js';
@@ -16,7 +16,11 @@ export async function reconcile(ctx: Context, row: ContainerRow): Promise<Contai
   if (row.state === 'exiting') {
     // A finisher is at work, or crashed half-way: its steps are idempotent, finish them.
     const rec = readExitFile(ctx.layout.runContainer(row.id));
-    return finishContainer(ctx, row, rec ?? { exitCode: 255, signal: null, oomKilled: false, finishedAt: new Date().toISOString() });
+    return finishContainer(
+      ctx,
+      row,
+      rec ?? { exitCode: 255, signal: null, oomKilled: false, finishedAt: new Date().toISOString() },
+    );
   }
   if (row.state !== 'running' && row.state !== 'paused') return row;
   if (row.boot_id && row.boot_id !== currentBootId()) {

@@ -1,13 +1,12 @@
 // `rm`: refuses a running container unless forced; a forced one is killed first, then removed
 // as a stopped one (delete.ts).
-import type { Context } from '../cli/context.js';
+import type { Context } from './context.js';
 import type { ContainerRow } from '../store/containers.js';
 import { ConflictError, EXIT_MANAGEMENT } from '../util/errors.js';
 import { removeStopped } from './delete.js';
 import { killContainer, waitForExit } from './kill.js';
 import { reconcile } from './reconcile.js';
-import { detectCgroups, openContainerCgroup } from '../cgroups/index.js';
-import { cgroupParent } from './start.js';
+import { containerCgroup } from './cgroup.js';
 
 export async function removeContainer(ctx: Context, row: ContainerRow, opts: { force: boolean }): Promise<void> {
   let cur = await reconcile(ctx, row);
@@ -21,7 +20,7 @@ export async function removeContainer(ctx: Context, row: ContainerRow, opts: { f
     killContainer(cur, 'SIGKILL');
     // A frozen (paused) container takes the SIGKILL only once thawed.
     if (cur.state === 'paused') {
-      const cg = openContainerCgroup(detectCgroups(), cur.id, cgroupParent());
+      const cg = containerCgroup(cur);
       if (cg.exists()) cg.thaw();
     }
     cur = await waitForExit(ctx, cur, 10_000);

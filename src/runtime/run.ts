@@ -1,6 +1,6 @@
 // `run` = create + start (+ wait, for an attached container). The CLI forwards the signals it
 // receives to the monitor, which forwards them to the container, and exits with its code.
-import type { Context } from '../cli/context.js';
+import type { Context } from './context.js';
 import type { ContainerRow } from '../store/containers.js';
 import { getContainer } from '../store/containers.js';
 import { readExitFile, type ExitRecord } from './exitfile.js';

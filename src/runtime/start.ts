@@ -2,7 +2,7 @@
 // the child waits → go → started. Whatever fails, everything made for this start is undone.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Context } from '../cli/context.js';
+import type { Context } from './context.js';
 import { createContainerCgroup, detectCgroups, type ContainerCgroup } from '../cgroups/index.js';
 import {
   claimStart,
@@ -23,6 +23,7 @@ import { openGraph } from './graph.js';
 import { helperError, spawnHelper, type HelperProcess } from './helper.js';
 import { currentBootId, processStartTime } from './proc.js';
 import { buildSpec } from './spec.js';
+import { cgroupParent } from './cgroup.js';
 import { containerNetwork, type AttachedNetwork } from './network.js';
 
 export interface StartIO {
@@ -76,7 +77,7 @@ export async function startContainer(ctx: Context, row: ContainerRow, io: StartI
 
     const cgroup = createContainerCgroup(detectCgroups(), row.id, config.limits, cgroupParent());
     undo.push(() => cgroup.remove());
-    for (const w of cgroup.warnings) ctx.warn(w);
+    for (const w of [...cgroup.warnings, ...network.warnings]) ctx.warn(w);
 
     const args = ['run', '--bundle', dir, '--state', runDir];
     if (!io.attached) args.push('--detach');
@@ -194,9 +195,4 @@ export function exitCommand(ctx: Context, id: string): { args: string[]; env: No
   env['TSCONTAINER_RUN_ROOT'] = ctx.roots.run;
   delete env['TSCONTAINER_TRACE'];
   return { args: ['--exit-command', process.execPath, ...cli.flatMap((a) => ['--exit-arg', a])], env };
-}
-
-/** Tests put their cgroups under a parent of their own. */
-export function cgroupParent(): { parent: string } {
-  return { parent: process.env['TSCONTAINER_CGROUP_PARENT'] ?? 'tscontainer' };
 }

@@ -1,14 +1,16 @@
 // `stats` and `top`: live numbers of running containers, read from their cgroups (CPU, memory,
 // pids, block I/O) and from /proc of their init (network counters of its namespace).
-import { readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
-import type { Context } from '../cli/context.js';
+import type { Context } from './context.js';
 import { cpuPercent, memoryInUse, type CgroupStats, type ContainerCgroup } from '../cgroups/index.js';
 import type { ContainerRow } from '../store/containers.js';
 import { ConflictError, EXIT_MANAGEMENT, SystemError } from '../util/errors.js';
-import { containerCgroup, isLive } from './lifecycle.js';
+import { readTextOr } from '../util/files.js';
+import { decimalSize } from '../util/units.js';
+import { containerCgroup } from './cgroup.js';
+import { isLive } from './lifecycle.js';
 import { reconcile } from './reconcile.js';
 
 export interface IoPair {
@@ -55,19 +57,11 @@ export function parseBlkio(text: string): IoPair {
   return { read, write };
 }
 
-function readOr(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
-}
-
 function blockIo(cg: ContainerCgroup): IoPair {
   const v1 = cg.paths['blkio'];
-  if (v1) return parseBlkio(readOr(join(v1, 'blkio.throttle.io_service_bytes')));
+  if (v1) return parseBlkio(readTextOr(join(v1, 'blkio.throttle.io_service_bytes')));
   const v2 = cg.paths['unified'];
-  return v2 ? parseBlkio(readOr(join(v2, 'io.stat'))) : { read: 0, write: 0 };
+  return v2 ? parseBlkio(readTextOr(join(v2, 'io.stat'))) : { read: 0, write: 0 };
 }
 
 export interface Sample {
@@ -85,7 +79,7 @@ export function sample(row: ContainerRow): Sample | undefined {
     row,
     atNs: process.hrtime.bigint(),
     cg: cg.stats(),
-    net: row.pid ? parseNetDev(readOr(`/proc/${row.pid}/net/dev`)) : { read: 0, write: 0 },
+    net: row.pid ? parseNetDev(readTextOr(`/proc/${row.pid}/net/dev`)) : { read: 0, write: 0 },
     block: blockIo(cg),
   };
 }
@@ -131,18 +125,6 @@ export function binarySize(n: number): string {
     i++;
   }
   return i === 0 ? `${v}B` : `${v.toFixed(2).replace(/\.?0+$/, '')}${units[i]}`;
-}
-
-/** docker's decimal units for I/O: "1.23kB". */
-export function decimalSize(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return i === 0 ? `${v}B` : `${Number(v.toPrecision(3))}${units[i]}`;
 }
 
 /** The strings docker prints (and puts in --format json). */

@@ -106,12 +106,16 @@ export function markRunning(
   id: string,
   v: { pid: number; pid_start: number; monitor_pid: number; monitor_start: number; boot_id: string; started_at: string },
 ): boolean {
-  return db.prepare(
-    `UPDATE containers SET state = 'running', pid = @pid, pid_start = @pid_start, monitor_pid = @monitor_pid,
+  return (
+    db
+      .prepare(
+        `UPDATE containers SET state = 'running', pid = @pid, pid_start = @pid_start, monitor_pid = @monitor_pid,
        monitor_start = @monitor_start, boot_id = @boot_id, started_at = @started_at, exit_code = NULL, oom_killed = 0, error = NULL,
        finished_at = NULL
      WHERE id = @id AND state = 'starting'`,
-  ).run({ id, ...v }).changes === 1;
+      )
+      .run({ id, ...v }).changes === 1
+  );
 }
 
 export function markExited(
@@ -143,7 +147,15 @@ export function deleteContainer(db: DB, id: string): void {
 }
 
 export function countContainersByState(db: DB): Record<ContainerState, number> {
-  const out: Record<ContainerState, number> = { created: 0, starting: 0, running: 0, paused: 0, exiting: 0, exited: 0, removing: 0 };
+  const out: Record<ContainerState, number> = {
+    created: 0,
+    starting: 0,
+    running: 0,
+    paused: 0,
+    exiting: 0,
+    exited: 0,
+    removing: 0,
+  };
   for (const r of db.prepare('SELECT state, count(*) AS n FROM containers GROUP BY state').all() as {
     state: ContainerState;
     n: number;

@@ -1,6 +1,6 @@
 // Running short-lived tools (ip, nft, nsenter, mount, umount, cp): input on stdin, output
 // collected. Built on node:child_process rather than execa because loading execa costs about
-// 100 ms on these machines, and `run` must stay lean; execa stays for streaming co-processes.
+// 100 ms on these machines, and `run` must stay lean. Nothing in src/ uses execa (only the tests do).
 import { spawn, spawnSync } from 'node:child_process';
 import { SystemError } from './errors.js';
 

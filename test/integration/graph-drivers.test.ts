@@ -84,7 +84,7 @@ async function applyTar(d: OverlayDriver | VfsDriver, id: string, parent: string
   return d.applyDiff(id, tarStreamOf(await makeTar(entries)));
 }
 
-describe.skipIf(!isRoot)('graph drivers (root)', () => {
+describe.skipIf(!isRoot)('graph drivers (needs root: overlay mounts, file owners, device nodes)', () => {
   it('opens through openDriver', () => {
     expect(openDriver('overlay', `${sandbox}/o2`).name).toBe('overlay');
     expect(openDriver('vfs', `${sandbox}/v2`).name).toBe('vfs');

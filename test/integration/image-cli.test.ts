@@ -153,7 +153,7 @@ beforeAll(() => {
   expect(existsSync(CLI)).toBe(true);
 }, 180_000);
 
-describe.skipIf(!isRoot)('built-in busybox', () => {
+describe.skipIf(!isRoot)('built-in busybox (needs root: image layers keep file owners, overlay mounts)', () => {
   it('builds reproducibly', () => {
     const script = join(REPO, 'images', 'busybox', 'build.sh');
     execFileSync('bash', [script, '--force'], { stdio: 'ignore' });
@@ -228,7 +228,7 @@ describe.skipIf(!isRoot)('built-in busybox', () => {
   });
 });
 
-describe.skipIf(!isRoot)('import', () => {
+describe.skipIf(!isRoot)('import (needs root: image layers keep file owners)', () => {
   it('imports plain and gzip tars: same diffID, default PATH, no Cmd', () => {
     const r = newRoot();
     const t = rootfsTar(r, { 'bin/hello': 'hi\n', 'etc/motd': 'welcome\n' });
@@ -323,7 +323,7 @@ describe.skipIf(!isRoot)('import', () => {
   });
 });
 
-describe.skipIf(!isRoot)('tag, rmi, resolve', () => {
+describe.skipIf(!isRoot)('tag, rmi, resolve (needs root: image layers keep file owners)', () => {
   it('tags, untags, deletes the image with its layers and their directories', async () => {
     const r = newRoot();
     const bb = await resolveImage(ctxOf(r), 'busybox');

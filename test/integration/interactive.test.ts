@@ -381,6 +381,26 @@ describe('attach and start -a', () => {
     expect(ai.stdout).toBe('piped');
     await t.run(['rm', 'sa1', 'sa2', 'at3']);
   });
+
+  it('start -a of a running container attaches to it (as docker): later output and its exit code', async () => {
+    const r = await t.run([
+      'run',
+      '-d',
+      '--name',
+      'sa3',
+      '--network',
+      'none',
+      'busybox',
+      'sh',
+      '-c',
+      'sleep 1; echo late; exit 3',
+    ]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const a = await t.run(['start', '-a', 'sa3']);
+    expect(a.stdout).toBe('late');
+    expect(a.exitCode, a.stderr).toBe(3);
+    await t.run(['rm', '-f', 'sa3']);
+  });
 });
 
 describe('loopback', () => {

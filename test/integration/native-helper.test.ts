@@ -587,7 +587,10 @@ describe.skipIf(!isRoot)('tscontainer-helper: review fixes (issue 4)', () => {
     ];
     const r = await runEdited(config, (json) => json.replace('"hard": 4242', '"hard": 18446744073709551615'));
     expect(r.code).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((l) => l.trim().split(/\s{2,}/));
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.trim().split(/\s{2,}/));
     expect(lines).toEqual([
       ['Max file size', '1048576', 'unlimited', 'bytes'],
       ['Max core file size', 'unlimited', 'unlimited', 'bytes'],

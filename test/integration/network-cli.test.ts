@@ -428,6 +428,12 @@ describe('container networking through the CLI', () => {
     expect(addr).toContain(`inet ${webAddr}/24`);
     const refused = await run(['run', '--rm', '--network', 'container:web', '-p', '1:1', 'busybox', 'true']);
     expect(refused.exitCode).toBe(125);
+    // An unknown container is our own error at run (125, as docker), one line, nothing left.
+    const names = containerNames().sort();
+    const missing = await run(['run', '--rm', '--network', 'container:nope-no-such', 'busybox', 'true']);
+    expect(missing.exitCode).toBe(125);
+    expect(missing.stderr.trim().split('\n')).toEqual(['tscontainer: No such container: nope-no-such']);
+    expect(containerNames().sort()).toEqual(names);
   });
 
   it('--dns, --dns-search, --add-host and --hostname reach resolv.conf, hosts and hostname', async () => {

@@ -39,7 +39,10 @@ describe('concurrent CLI processes on one container', () => {
     expect(starts.some((r) => r.exitCode === 0)).toBe(true);
     const s = await inspect('once');
     expect(s.State.Status).toBe('running');
-    const procs = readFileSync(`/sys/fs/cgroup/pids/${t.cgroupParent}/${(await t.run(['inspect', '-f', '{{.Id}}', 'once'])).stdout}/cgroup.procs`, 'utf8')
+    const procs = readFileSync(
+      `/sys/fs/cgroup/pids/${t.cgroupParent}/${(await t.run(['inspect', '-f', '{{.Id}}', 'once'])).stdout}/cgroup.procs`,
+      'utf8',
+    )
       .split('\n')
       .filter(Boolean);
     expect(procs).toEqual([String(s.State.Pid)]);

@@ -232,6 +232,23 @@ describe('tscontainer run', () => {
     expect(leftovers(t.root, t.cgroupParent)).toEqual([]);
   });
 
+  it('create --expose with a bad port is exit 125 before the image is looked up, and creates nothing', async () => {
+    const before = rows().length;
+    // An image that does not exist: the --expose error must come first.
+    for (const image of ['busybox', 'nosuchimage-expose']) {
+      const r = await t.run(['create', '--expose', 'bad', image, 'true']);
+      expect(r.exitCode, r.stderr).toBe(125);
+      expect(r.stderr.trim().split('\n')).toEqual(['tscontainer: invalid exposed port "bad"']);
+    }
+    const hn = await t.run(['create', '--hostname', `${'a'.repeat(63)}.${'b'.repeat(63)}`, 'busybox', 'true']);
+    expect(hn.exitCode, hn.stderr).toBe(0); // RFC 1123: labels of up to 63, 253 in all
+    await t.run(['rm', hn.stdout.trim()]);
+    const badHn = await t.run(['create', '--hostname', 'a-.b', 'busybox', 'true']);
+    expect(badHn.exitCode).toBe(125);
+    expect(badHn.stderr.trim()).toBe('tscontainer: invalid hostname "a-.b"');
+    expect(rows().length).toBe(before);
+  });
+
   it('a failed start leaves no cgroup, mount or row with --rm', async () => {
     const before = rows().length;
     const r = await t.run(['run', '--rm', '-m', '32m', 'busybox', 'nosuchcmd']);

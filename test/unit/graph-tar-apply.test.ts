@@ -243,7 +243,7 @@ describe('applying a layer tar', () => {
     expect(readdirSync(`${layer}/opq/olddir`)).toEqual(['y']);
   });
 
-  it.skipIf(!isRoot)('sets owners, makes fifos and device nodes (root)', async () => {
+  it.skipIf(!isRoot)('sets owners, makes fifos and device nodes (needs root: chown, mknod)', async () => {
     await apply([
       { name: 'owned', content: 'x', uid: 1234, gid: 5678 },
       { name: 'link-owned', type: 'symlink', linkname: 'owned', uid: 42, gid: 43 },

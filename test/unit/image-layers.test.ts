@@ -145,7 +145,9 @@ describe('registerLayer', () => {
     const h = tar.pack();
     h.entry({ name: '../escape', size: 1 }, 'x');
     h.finalize();
-    await expect(registerLayer(db, driver, { parent: null, source: h as unknown as Readable })).rejects.toThrow(/invalid layer archive: refusing/);
+    await expect(registerLayer(db, driver, { parent: null, source: h as unknown as Readable })).rejects.toThrow(
+      /invalid layer archive: refusing/,
+    );
     expect(allLayers(db)).toHaveLength(0);
     expect(readdirSync(driver.home)).toEqual([]);
   });

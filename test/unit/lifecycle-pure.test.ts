@@ -2,20 +2,12 @@
 // units, /proc and cgroup file parsing, top's ps filtering, inspect's graph data, ps filters.
 import { describe, expect, it } from 'vitest';
 import { formatEntry, parseLogLine, parseSinceNs, parseTail, selectEntries, timeNs } from '../../src/runtime/logs.js';
-import {
-  binarySize,
-  decimalSize,
-  filterPs,
-  parseBlkio,
-  parseNetDev,
-  statsLine,
-  statsStrings,
-  type Sample,
-} from '../../src/runtime/stats.js';
+import { binarySize, filterPs, parseBlkio, parseNetDev, statsLine, statsStrings, type Sample } from '../../src/runtime/stats.js';
 import { graphData } from '../../src/runtime/inspect.js';
 import { dockerTime, parsePsFilters } from '../../src/cli/actions/lifecycle.js';
 import type { ContainerRow } from '../../src/store/containers.js';
 import { UsageError } from '../../src/util/errors.js';
+import { decimalSize } from '../../src/util/units.js';
 
 const line = (log: string, stream: string, time: string) => JSON.stringify({ log, stream, time });
 const LOG = [
@@ -124,6 +116,8 @@ describe('stats', () => {
     expect(binarySize(7.7 * 1024 ** 3)).toBe('7.7GiB');
     expect(decimalSize(999)).toBe('999B');
     expect(decimalSize(1_234_567)).toBe('1.23MB');
+    expect(decimalSize(1_000_000)).toBe('1MB'); // %.3g, as docker: no trailing zeros
+    expect(decimalSize(100_000)).toBe('100kB');
   });
 
   it('parses /proc/PID/net/dev without lo', () => {
@@ -187,6 +181,11 @@ describe('inspect and ps shaping', () => {
     expect(() => parsePsFilters(['status=sleepy'])).toThrow(UsageError);
     expect(() => parsePsFilters(['colour=red'])).toThrow(UsageError);
     expect(() => parsePsFilters(['nonsense'])).toThrow(UsageError);
+    expect(f.name.map((re) => re.test('my-web-1'))).toEqual([true]);
+    // name= is a regular expression: a bad one is a one-line usage error (exit 125), not a crash
+    expect(() => parsePsFilters(['name=('])).toThrow(UsageError);
+    expect(() => parsePsFilters(['name=('])).toThrow(/^invalid filter 'name=\(': Unterminated group$/);
+    expect(() => parsePsFilters(['name=['])).toThrow(/^invalid filter 'name=\[': [^\n]+$/);
   });
 
   it("CreatedAt in docker's format", () => {

@@ -6,7 +6,7 @@ import { formatCidr, macFor, overlaps, parseCidr, parseIpv4, requireCidr } from 
 import { parseProcRoute } from '../../src/network/ipam.js';
 import { buildHosts, buildResolvConf } from '../../src/network/etcfiles.js';
 import { buildRuleset } from '../../src/network/nat.js';
-import { parseNetworkRequest } from '../../src/network/request.js';
+import { parseNetworkRequest, validateHostname } from '../../src/network/request.js';
 import { failedBatchLines, hostBatch, nsBatch } from '../../src/network/link.js';
 import { UsageError } from '../../src/util/errors.js';
 
@@ -283,6 +283,25 @@ describe('parseNetworkRequest', () => {
     expect(() => parseNetworkRequest({ addHosts: ['h:1.2.3'] })).toThrow(/--add-host/);
     expect(() => parseNetworkRequest({ hostname: '-bad' })).toThrow(/hostname/);
     expect(() => parseNetworkRequest({ mode: 'bad name' })).toThrow(/network name/);
+  });
+  it('one host name rule (RFC 1123) for --hostname, in run/create and here', () => {
+    const label = 'a'.repeat(63);
+    for (const ok of ['h', 'web-1', 'a.b.c', 'X9', label, `${label}.${label}.${label}.${'d'.repeat(61)}`])
+      expect(validateHostname(ok)).toBe(ok);
+    for (const bad of [
+      '',
+      '-a',
+      'a-',
+      'a..b',
+      '.a',
+      'a.',
+      'a_b',
+      'a b',
+      'a'.repeat(64),
+      `${label}.${label}.${label}.${'d'.repeat(62)}`,
+    ])
+      expect(() => validateHostname(bad), bad).toThrow(UsageError);
+    expect(() => validateHostname('a-')).toThrow(/^invalid hostname "a-"$/);
   });
   it('warns and drops ports with --network host', () => {
     const r = parseNetworkRequest({ mode: 'host', publish: ['80:80'] });

@@ -1,7 +1,8 @@
 // The container commands' actions: call the runtime, print what docker prints.
-import type { Context } from '../context.js';
+import type { Context } from '../../runtime/context.js';
 import { createContainer } from '../../runtime/create.js';
 import { prepareCreate } from '../../runtime/prepare.js';
+import { resolveImage } from '../../image/resolve.js';
 import { startAttached, startDetached } from '../../runtime/run.js';
 import { findContainer } from '../../runtime/lookup.js';
 import { removeContainer } from '../../runtime/remove.js';
@@ -15,7 +16,7 @@ import { mark } from '../../util/trace.js';
 
 export async function runCommand(ctx: Context, image: string, command: string[], flags: RunFlags): Promise<number> {
   mark('run action');
-  const req = await prepareCreate(ctx, image, command, flags);
+  const req = await prepareCreate((ref) => resolveImage(ctx, ref), image, command, flags);
   mark('image resolved, flags checked');
   const row = await createContainer(ctx, req);
   mark('container created');
@@ -36,7 +37,7 @@ export async function runCommand(ctx: Context, image: string, command: string[],
 }
 
 export async function createCommand(ctx: Context, image: string, command: string[], flags: RunFlags): Promise<void> {
-  const req = await prepareCreate(ctx, image, command, flags);
+  const req = await prepareCreate((ref) => resolveImage(ctx, ref), image, command, flags);
   const row = await createContainer(ctx, req);
   process.stdout.write(row.id + '\n');
 }

@@ -2,7 +2,7 @@
 // rename, logs, inspect, top, stats, ps, container prune, system prune): call the runtime, print
 // what docker prints. For several containers each one is tried; failures are one line each on
 // stderr and the command exits 1, as docker does.
-import type { Context } from '../context.js';
+import type { Context } from '../../runtime/context.js';
 import { findContainer } from '../../runtime/lookup.js';
 import {
   containerConfig,
@@ -21,7 +21,8 @@ import { getContainer, listContainers, type ContainerRow } from '../../store/con
 import { allPortMappings } from '../../store/networks.js';
 import { EXIT_MANAGEMENT, NotFoundError, TscError, toTscError, UsageError } from '../../util/errors.js';
 import { renderTemplate, templateHeader } from '../../image/format.js';
-import { ago, humanSize, printJson, printTable } from '../output.js';
+import { decimalSize } from '../../util/units.js';
+import { ago, printJson, printTable } from '../output.js';
 
 /** Runs `fn` for each name; prints the name on success (when `echo`), collects failures. */
 async function eachContainer(
@@ -276,7 +277,8 @@ export function dockerTime(iso: string): string {
 
 export interface PsFilter {
   status: Set<string>;
-  name: string[];
+  /** name=PATTERN: a regular expression, as docker's (compiled once, here). */
+  name: RegExp[];
   id: string[];
   label: [string, string | undefined][];
   exited: number[];
@@ -296,7 +298,16 @@ export function parsePsFilters(values: string[]): PsFilter {
         f.status.add(val);
         break;
       case 'name':
-        f.name.push(val);
+        try {
+          f.name.push(new RegExp(val));
+        } catch (err) {
+          // "Invalid regular expression: /(/: Unterminated group" -> the part after the pattern
+          const why = (err instanceof Error ? err.message : String(err)).replace(
+            /^Invalid regular expression: \/.*\/[a-z]*: /s,
+            '',
+          );
+          throw new UsageError(`invalid filter 'name=${val}': ${why.split('\n')[0]}`);
+        }
         break;
       case 'id':
         f.id.push(val);
@@ -319,7 +330,7 @@ export function parsePsFilters(values: string[]): PsFilter {
 
 function matches(r: ContainerRow, f: PsFilter): boolean {
   if (f.status.size > 0 && !f.status.has(r.state)) return false;
-  if (f.name.length > 0 && !f.name.some((n) => new RegExp(n).test(r.name))) return false;
+  if (f.name.length > 0 && !f.name.some((re) => re.test(r.name))) return false;
   if (f.id.length > 0 && !f.id.some((p) => r.id.startsWith(p))) return false;
   if (f.exited.length > 0 && !(r.state === 'exited' && f.exited.includes(r.exit_code ?? -1))) return false;
   if (f.label.length > 0) {
@@ -418,12 +429,13 @@ export async function containerPruneCommand(ctx: Context): Promise<void> {
   const { pruneContainers } = await import('../../runtime/prune.js');
   const r = await pruneContainers(ctx);
   if (r.deleted.length > 0) process.stdout.write(`Deleted Containers:\n${r.deleted.map((i) => i + '\n').join('')}\n`);
-  process.stdout.write(`Total reclaimed space: ${humanSize(r.reclaimed)}\n`);
+  process.stdout.write(`Total reclaimed space: ${decimalSize(r.reclaimed)}\n`);
 }
 
 export async function systemPruneCommand(ctx: Context, opts: { all?: boolean }): Promise<void> {
   const { pruneSystem } = await import('../../runtime/prune.js');
-  const r = await pruneSystem(ctx, { all: opts.all ?? false });
+  const { pruneImages } = await import('../../image/service.js');
+  const r = await pruneSystem(ctx, () => pruneImages(ctx, { all: opts.all ?? false }));
   const out: string[] = [];
   if (r.containers.deleted.length > 0) out.push(`Deleted Containers:\n${r.containers.deleted.join('\n')}\n`);
   if (r.networks.length > 0) out.push(`Deleted Networks:\n${r.networks.join('\n')}\n`);
@@ -436,5 +448,5 @@ export async function systemPruneCommand(ctx: Context, opts: { all?: boolean }):
   const garbage = [...g.containerDirs, ...g.runDirs, ...g.tmp, ...g.layers.map((l) => `${l.driver} layer ${l.id}`)];
   if (garbage.length > 0) out.push(`Removed files no record names:\n${garbage.join('\n')}\n`);
   for (const o of out) process.stdout.write(o + '\n');
-  process.stdout.write(`Total reclaimed space: ${humanSize(r.reclaimed)}\n`);
+  process.stdout.write(`Total reclaimed space: ${decimalSize(r.reclaimed)}\n`);
 }

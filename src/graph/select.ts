@@ -1,16 +1,25 @@
 // Which graph driver a state root uses. One state root holds layers of one driver: an explicit
 // --storage-driver must match what is already there; without one, the driver already in use
 // wins (as docker keeps its prior driver), else the default for this kernel.
-import type { GraphDriver } from '../graph/driver.js';
-import { defaultDriverName, openDriver } from '../graph/index.js';
+import type { GraphDriver } from './driver.js';
+import { defaultDriverName, openDriver } from './index.js';
 import { driversInUse } from '../store/layers.js';
 import { UsageError } from '../util/errors.js';
-import type { ImageContext } from './context.js';
+import type { DB } from '../store/db.js';
+import type { Layout } from '../util/paths.js';
 
-const opened = new WeakMap<ImageContext, Map<string, GraphDriver>>();
+/** What choosing a driver needs: where the state root is, what the user asked for, the rows. */
+export interface GraphContext {
+  readonly layout: Layout;
+  /** --storage-driver / TSCONTAINER_STORAGE_DRIVER, if given. */
+  readonly storageDriver: string | undefined;
+  db(): DB;
+}
+
+const opened = new WeakMap<GraphContext, Map<string, GraphDriver>>();
 
 /** The driver name this state root uses; throws when --storage-driver disagrees with its layers. */
-export async function storageDriverName(ctx: ImageContext): Promise<string> {
+export async function storageDriverName(ctx: GraphContext): Promise<string> {
   const inUse = driversInUse(ctx.db());
   const wanted = ctx.storageDriver;
   if (wanted !== undefined && wanted !== '') {
@@ -26,12 +35,12 @@ export async function storageDriverName(ctx: ImageContext): Promise<string> {
 }
 
 /** The opened graph driver for this state root (cached per context). */
-export async function imageDriver(ctx: ImageContext): Promise<GraphDriver> {
+export async function imageDriver(ctx: GraphContext): Promise<GraphDriver> {
   return driverByName(ctx, await storageDriverName(ctx));
 }
 
 /** A driver by name, for releasing layers recorded with it (cached per context). */
-export function driverByName(ctx: ImageContext, name: string): GraphDriver {
+export function driverByName(ctx: GraphContext, name: string): GraphDriver {
   let byName = opened.get(ctx);
   if (!byName) {
     byName = new Map();

@@ -1,5 +1,5 @@
-// What every command needs, built lazily from the global flags: the roots, the database, the
-// graph driver. Commands call `ctx.db()` only when they touch state, so `version` stays instant.
+// What every command needs, built by the CLI lazily from the global flags: the roots, the
+// database, the graph driver. It lives with the runtime, which every command group calls. Commands call `ctx.db()` only when they touch state, so `version` stays instant.
 import type { DB } from '../store/db.js';
 import type { Roots, Layout } from '../util/paths.js';
 
@@ -21,3 +21,6 @@ export interface Context {
   /** Registers clean-up to run when the command ends (success or failure). */
   onExit(fn: () => void): void;
 }
+
+/** How command groups get the context: built on first use, after the global flags are parsed. */
+export type GetContext = () => Context;
