@@ -56,6 +56,29 @@ int read_child_failure(int err_r)
     return -1;
 }
 
+/* docker creates a missing working directory (root-owned, 0755) rather than refusing to start;
+ * we are inside the new root already, so a path here cannot reach the host. */
+static int make_workdir(const char *cwd)
+{
+    char path[4096];
+    if (!cwd || cwd[0] != '/' || strlen(cwd) >= sizeof path)
+        return 0; /* process_setup reports a bad cwd */
+    strcpy(path, cwd);
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char c = *p;
+        *p = '\0';
+        /* mkdir: one component at a time; an existing one (or a symlink to a dir) is fine */
+        if (mkdir(path, 0755) < 0 && errno != EEXIST)
+            return fail(EXIT_OWN_FAILURE, "create working directory \"%s\": %m", path);
+        *p = c;
+        if (c == '\0')
+            break;
+    }
+    return 0;
+}
+
 /* Guard the set-up phase: die with the helper, and keep /proc/self/ out of reach. */
 static int guard_setup(void)
 {
@@ -211,7 +234,7 @@ int child_main(void *arg)
         child_die(a->err_fd);
     if (console.wanted && attach_console(a, &console) < 0)
         child_die(a->err_fd);
-    if (process_setup(&s->process) < 0 || prepare_exec(a) < 0)
+    if (make_workdir(s->process.cwd) < 0 || process_setup(&s->process) < 0 || prepare_exec(a) < 0)
         child_die(a->err_fd);
     process_exec(&s->process);
     child_die(a->err_fd);

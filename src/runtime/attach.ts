@@ -4,11 +4,10 @@
 // leave it running. Ends with the container's exit code when it exits while attached.
 import { connect, type Socket } from 'node:net';
 import type { Context } from './context.js';
-import { getContainer } from '../store/containers.js';
+import { getContainer, findContainer } from '../store/containers.js';
 import { ConflictError, EXIT_MANAGEMENT, SystemError, UsageError } from '../util/errors.js';
 import type { ContainerConfig } from './config.js';
 import { readExitFile } from './exitfile.js';
-import { findContainer } from './lookup.js';
 import { isSameProcess } from './proc.js';
 import { reconcile } from './reconcile.js';
 

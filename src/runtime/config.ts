@@ -1,6 +1,6 @@
 // The container's configuration as the user asked for it, validated and stored as JSON in the
 // containers row. Everything `start` needs to rebuild the OCI spec later lives here.
-import type { CgroupLimitsInput } from './limits.js';
+import type { CgroupLimits } from '../cgroups/index.js';
 
 export interface VolumeMount {
   source: string;
@@ -45,7 +45,7 @@ export interface ContainerConfig {
   capabilities: string[];
   volumes: VolumeMount[];
   ulimits: Ulimit[];
-  limits: CgroupLimitsInput;
+  limits: CgroupLimits;
   network: NetworkOptions;
   labels: Record<string, string>;
   stopSignal: string;

@@ -11,7 +11,7 @@ import type { ContainerRow } from '../store/containers.js';
 import { ConflictError, EXIT_MANAGEMENT, SystemError, UsageError } from '../util/errors.js';
 import type { ContainerConfig } from './config.js';
 import { helperError, spawnHelper, type HelperProcess } from './helper.js';
-import { findContainer } from './lookup.js';
+import { findContainer } from '../store/containers.js';
 import { mergeEnv, parseEnv, parseUserSpec, readEnvFiles } from './options.js';
 import { isSameProcess } from './proc.js';
 import { reconcile } from './reconcile.js';

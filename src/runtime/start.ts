@@ -65,6 +65,8 @@ export async function startContainer(ctx: Context, row: ContainerRow, io: StartI
     undo.push(() => network.release());
 
     mark('network prepared');
+    // As docker's -v: a host directory that does not exist yet is created (root-owned).
+    for (const v of config.volumes) if (!existsSync(v.source)) mkdirSync(v.source, { recursive: true, mode: 0o755 });
     const driver = openGraph(ctx, row.driver);
     const env = config.env.some((e) => e.startsWith('HOSTNAME=')) ? config.env : [...config.env, `HOSTNAME=${network.hostname}`];
     const spec = buildSpec({

@@ -272,6 +272,29 @@ describe('tscontainer run', () => {
     expect(leftovers(t.root, t.cgroupParent)).toEqual([]);
   });
 
+  it('creates a missing working directory in the container and a missing -v source on the host, as docker does', async () => {
+    const host = join(tmpdir(), `tsc-it-newvol-${process.pid}`, 'deep');
+    try {
+      const r = await t.run([
+        'run',
+        '--rm',
+        '-w',
+        '/srv/new/dir',
+        '-v',
+        `${host}:/data`,
+        'busybox',
+        'sh',
+        '-c',
+        'pwd; ls -ld /data | cut -c1',
+      ]);
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stdout.split('\n')).toEqual(['/srv/new/dir', 'd']);
+      expect(existsSync(host)).toBe(true);
+    } finally {
+      rmSync(join(tmpdir(), `tsc-it-newvol-${process.pid}`), { recursive: true, force: true });
+    }
+  });
+
   it('concurrent creates never give two containers one name, and never fail on a lock', async () => {
     const results = await Promise.all(Array.from({ length: 6 }, () => t.run(['create', '--name', 'same', 'busybox', 'true'])));
     const ok = results.filter((r) => r.exitCode === 0);

@@ -3,7 +3,7 @@
 // what docker prints. For several containers each one is tried; failures are one line each on
 // stderr and the command exits 1, as docker does.
 import type { Context } from '../../runtime/context.js';
-import { findContainer } from '../../runtime/lookup.js';
+import { findContainer, getContainer, listContainers, type ContainerRow } from '../../store/containers.js';
 import {
   containerConfig,
   killOne,
@@ -17,7 +17,6 @@ import {
 } from '../../runtime/lifecycle.js';
 import { parseSignal } from '../../runtime/kill.js';
 import { reconcile, reconcileAll } from '../../runtime/reconcile.js';
-import { getContainer, listContainers, type ContainerRow } from '../../store/containers.js';
 import { allPortMappings } from '../../store/networks.js';
 import { EXIT_MANAGEMENT, NotFoundError, TscError, toTscError, UsageError } from '../../util/errors.js';
 import { renderTemplate, templateHeader } from '../../image/format.js';
