@@ -5,6 +5,7 @@ import {
   allPortMappings,
   deleteEndpoint,
   deletePortMapping,
+  deletePortMappingsOfContainer,
   endpointsOfContainer,
   getEndpoint,
   getNetworkById,
@@ -66,9 +67,15 @@ export function allocateEndpoint(db: DB, c: NetConfig, net: NetworkRow, containe
 
 /** Chooses host ports for `req` and records them, unless the container already holds its ports. */
 export function allocatePorts(db: DB, containerId: string, req: NetworkRequest): PortMapping[] {
-  const mine = portMappingsOfContainer(db, containerId);
-  if (mine.length > 0) return mine.map(toMapping);
   const specs = [...req.publish, ...req.exposed];
+  const mine = portMappingsOfContainer(db, containerId);
+  if (mine.length > 0) {
+    // A restart keeps its ports, unless another container took some over while this one was
+    // stopped: then allocate afresh, so a -p port that is now taken fails with the conflict.
+    const expected = assignPorts(specs, [], ephemeralRange(), (m) => new ConflictError(m)).length;
+    if (mine.length >= expected) return mine.map(toMapping);
+    deletePortMappingsOfContainer(db, containerId);
+  }
   if (specs.length === 0) return [];
   const holders: Holder[] = [];
   const released: { proto: string; host_ip: string; host_port: number }[] = [];

@@ -506,6 +506,24 @@ describe('container networking through the CLI', () => {
     );
   });
 
+  it('a stopped container whose host port another container took over cannot start again silently', async () => {
+    const [p1, p2] = [await freePort(), await freePort()];
+    expect((await run(['run', '--name', 'owner', '-p', `${p1}:80`, '-p', `${p2}:81`, 'busybox', 'true'])).exitCode).toBe(0);
+    // the owner is stopped: its ports are free to take, as docker's are
+    expect((await run(['run', '-d', '--name', 'taker', '-p', `${p1}:80`, 'busybox', 'sleep', '30'])).exitCode).toBe(0);
+    const again = await run(['start', 'owner']);
+    expect(again.exitCode).not.toBe(0);
+    expect(again.stderr.trim().split('\n')).toHaveLength(1);
+    expect(again.stderr).toContain(String(p1));
+    await ok(['rm', '-f', 'taker']);
+    // with the port free again, the owner starts with both of its ports
+    expect((await run(['start', '-a', 'owner'])).exitCode).toBe(0);
+    expect((await ok(['port', 'owner'])).trim().split('\n').sort()).toEqual(
+      [`80/tcp -> 0.0.0.0:${p1}`, `81/tcp -> 0.0.0.0:${p2}`].sort(),
+    );
+    await ok(['rm', 'owner']);
+  });
+
   it('rm -f of a running container removes its veth, rule and lease', async () => {
     const port = await freePort();
     await ok(['run', '-d', '--name', 'gone', '-p', `${port}:80`, 'busybox', 'sleep', '1000']);
