@@ -17,6 +17,9 @@ import { reconcileAll } from './reconcile.js';
 import { removeStopped } from './delete.js';
 
 export const GARBAGE_GRACE_MS = 60_000;
+/** A layer directory gets its row only after its whole tar is extracted, and extraction does not
+ *  touch the layer directory's own mtime: give layers an hour, far beyond any import here. */
+export const LAYER_GRACE_MS = 60 * 60_000;
 
 export interface ContainerPruneResult {
   deleted: string[];
@@ -62,7 +65,12 @@ export interface Garbage {
 }
 
 /** Disk objects no row names, older than the grace period. */
-export function findGarbage(ctx: Context, now = Date.now(), graceMs = GARBAGE_GRACE_MS): Garbage {
+export function findGarbage(
+  ctx: Context,
+  now = Date.now(),
+  graceMs = GARBAGE_GRACE_MS,
+  layerGraceMs = Math.max(graceMs, LAYER_GRACE_MS),
+): Garbage {
   const db = ctx.db();
   const ids = allContainerIds(db);
   const out: Garbage = { containerDirs: [], runDirs: [], layers: [], tmp: [] };
@@ -81,7 +89,7 @@ export function findGarbage(ctx: Context, now = Date.now(), graceMs = GARBAGE_GR
     if (!existsSync(ctx.layout.graph(driver))) continue;
     const d = openGraph(ctx, driver);
     for (const { id, modifiedMs } of d.list()) {
-      if (!cacheIds.has(id) && now - modifiedMs > graceMs) out.layers.push({ driver, id });
+      if (!cacheIds.has(id) && now - modifiedMs > layerGraceMs) out.layers.push({ driver, id });
     }
   }
   if (existsSync(ctx.layout.tmp)) {

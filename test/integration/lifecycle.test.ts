@@ -518,7 +518,7 @@ describe('ps, rename, prune', () => {
     expect((await ok(['ps', '-aq', '--no-trunc'])).trim()).toBe(keep);
 
     // garbage: a container dir, a run dir and a layer dir that no row names (old), and a young one
-    const old = new Date(Date.now() - 3600_000);
+    const old = new Date(Date.now() - 2 * 3600_000);
     const fake = 'f'.repeat(64);
     const dirs = [join(t.root, 'containers', fake), join(t.root, 'run', 'containers', fake)];
     const driver = (await field('x3', '{{.GraphDriver.Name}}')).trim();
