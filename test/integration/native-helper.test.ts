@@ -104,12 +104,17 @@ describe.skipIf(!isRoot)('tscontainer-helper run (needs root: namespaces, mounts
     expect(r.code).toBe(0);
   });
 
-  it('reports a missing cwd', async () => {
+  it('creates a missing cwd (as docker does) and reports one that cannot be made', async () => {
+    const made = sh('pwd; ls -ld . | cut -c1-10');
+    made.process.cwd = '/nowhere/deeper';
+    const ok = await runContainer(scratch, made);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout.split('\n').filter(Boolean)).toEqual(['/nowhere/deeper', 'drwxr-xr-x']);
     const config = sh('true');
-    config.process.cwd = '/nowhere';
+    config.process.cwd = '/etc/passwd/sub';
     const r = await runContainer(scratch, config);
     expect(r.code).toBe(125);
-    expect(r.reports.at(-1)!.message).toBe('chdir to cwd ("/nowhere") set in config.json failed: No such file or directory');
+    expect(r.reports.at(-1)!.message).toBe('create working directory "/etc/passwd/sub": Not a directory');
   });
 
   it('sets up /dev: devices, symlinks, devpts, shm, mqueue', async () => {
