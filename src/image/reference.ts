@@ -108,16 +108,6 @@ export function parseReference(input: string, opts: { defaultTag?: boolean } = {
   return { domain, path, tag, digest };
 }
 
-/** True when `input` parses as a reference. */
-export function isValidReference(input: string): boolean {
-  try {
-    parseReference(input);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** "docker.io/library/busybox" */
 export function repositoryName(ref: Reference): string {
   return `${ref.domain}/${ref.path}`;
@@ -151,11 +141,6 @@ export function familiarName(stored: string): string {
 /** The normalized string of a reference the user typed: `busybox` -> `docker.io/library/busybox:latest`. */
 export function normalizeReference(input: string): string {
   return formatReference(parseReference(input));
-}
-
-/** "sha256:<64 hex>" */
-export function isImageId(s: string): boolean {
-  return SHA256_RE.test(s);
 }
 
 /** A string that can only mean an image id or id prefix: "sha256:<1-64 hex>" or 64 hex digits. */

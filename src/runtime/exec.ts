@@ -116,8 +116,7 @@ export async function execInContainer(ctx: Context, ref: string, command: string
   }
   if (flags.detach) {
     // The helper stays in its own session, reaping the process; nobody waits for it.
-    helper.child.unref();
-    for (const s of helper.child.stdio) if (s && 'destroy' in s) (s as { destroy: () => void }).destroy();
+    helper.leave();
     return 0;
   }
   const stop = forwardSignals(helper);

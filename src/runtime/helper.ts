@@ -28,6 +28,8 @@ export interface HelperProcess {
   abort(): void;
   /** Resolves with the helper's exit status (code, or 128+signal). */
   exited: Promise<number>;
+  /** Lets the helper run on in its own session without us: drops our pipes, and the CLI can exit. */
+  leave(): void;
 }
 
 export interface SpawnOptions {
@@ -103,6 +105,10 @@ export function spawnHelper({ args, attached, env }: SpawnOptions): HelperProces
     },
     abort: () => {
       control.destroy();
+    },
+    leave: () => {
+      child.unref();
+      for (const s of child.stdio) s?.destroy();
     },
   };
 }

@@ -132,14 +132,6 @@ export async function unpauseContainer(ctx: Context, row: ContainerRow): Promise
   });
 }
 
-/** For exec and friends: the one sentence when the container cannot take a new process. */
-export function assertRunningNotPaused(row: ContainerRow, verb = 'exec into'): void {
-  if (row.state === 'paused')
-    throw new ConflictError(`cannot ${verb} container ${row.name}: it is paused; unpause it first`, EXIT_MANAGEMENT);
-  if (row.state !== 'running')
-    throw new ConflictError(`cannot ${verb} container ${row.name}: it is not running`, EXIT_MANAGEMENT);
-}
-
 /**
  * docker wait: blocks until the container has exited and returns its exit code. Works from any
  * CLI process: it watches the run directory for the monitor's exit.json (inotify) and checks the

@@ -66,8 +66,5 @@ export async function startAttached(ctx: Context, row: ContainerRow, opts: Attac
 /** Starts `row` detached: the monitor keeps running in its own session after we exit. */
 export async function startDetached(ctx: Context, row: ContainerRow): Promise<void> {
   const { helper } = await startContainer(ctx, row, { attached: false, stdin: false });
-  helper.child.unref();
-  for (const s of helper.child.stdio) {
-    if (s && 'destroy' in s) (s as { destroy: () => void }).destroy();
-  }
+  helper.leave();
 }

@@ -110,8 +110,8 @@ export async function startContainer(ctx: Context, row: ContainerRow, io: StartI
     mark('helper reported pid');
     const pidStart = processStartTime(pid) ?? 0;
 
-    // The network's ip/nft processes run while we move the pid into its cgroups (v1 cgroup
-    // migration is slow: about a millisecond and a half per hierarchy here).
+    // The network's ip/nft processes run while we move the pid into its cgroups (on cgroup v1
+    // the first migration after an idle moment waits for an RCU grace period: 8-30 ms here).
     const attaching = network.attach(pid);
     attaching.catch(() => undefined);
     cgroup.addProcess(pid);

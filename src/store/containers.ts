@@ -134,10 +134,6 @@ export function setContainerState(db: DB, id: string, state: ContainerState): vo
   db.prepare('UPDATE containers SET state = ? WHERE id = ?').run(state, id);
 }
 
-export function setContainerError(db: DB, id: string, error: string | null): void {
-  db.prepare('UPDATE containers SET error = ? WHERE id = ?').run(error, id);
-}
-
 export function renameContainer(db: DB, id: string, name: string): void {
   db.prepare('UPDATE containers SET name = ? WHERE id = ?').run(name, id);
 }

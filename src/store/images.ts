@@ -70,11 +70,6 @@ export function listImages(db: DB): ImageWithTags[] {
   return images.map((i) => ({ ...i, tags: byImage.get(i.id) ?? [] }));
 }
 
-export function containersUsingImage(db: DB, imageId: string): number {
-  const r = db.prepare('SELECT count(*) AS n FROM containers WHERE image_id = ?').get(imageId) as { n: number };
-  return r.n;
-}
-
 /** Containers (id and state) created from an image, newest first. */
 export function containersOfImage(db: DB, imageId: string): { id: string; state: string }[] {
   return db.prepare('SELECT id, state FROM containers WHERE image_id = ? ORDER BY created_at DESC').all(imageId) as {

@@ -36,17 +36,6 @@ export function layerChain(db: DB, topChainId: string): LayerRow[] {
     .all(topChainId) as LayerRow[];
 }
 
-/** Layers that no image uses as top layer and no other layer uses as parent. */
-export function unreferencedLayers(db: DB): LayerRow[] {
-  return db
-    .prepare(
-      `SELECT * FROM layers l
-       WHERE NOT EXISTS (SELECT 1 FROM images i WHERE i.top_layer = l.chain_id)
-         AND NOT EXISTS (SELECT 1 FROM layers c WHERE c.parent = l.chain_id)`,
-    )
-    .all() as LayerRow[];
-}
-
 export function deleteLayer(db: DB, chainId: string): void {
   db.prepare('DELETE FROM layers WHERE chain_id = ?').run(chainId);
 }

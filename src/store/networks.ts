@@ -117,10 +117,6 @@ export function membersOfNetwork(db: DB, networkId: string): MemberRow[] {
     .all(networkId) as MemberRow[];
 }
 
-export function allEndpoints(db: DB): EndpointRow[] {
-  return db.prepare('SELECT * FROM endpoints').all() as EndpointRow[];
-}
-
 /** Endpoints whose container row no longer exists (crash between allocation and start, lost rm). */
 export function orphanEndpoints(db: DB, networkId?: string): EndpointRow[] {
   const sql = `SELECT e.* FROM endpoints e WHERE NOT EXISTS (SELECT 1 FROM containers c WHERE c.id = e.container_id)`;
@@ -233,9 +229,4 @@ export function staleAttachedIds(db: DB): string[] {
       )
       .all() as { container_id: string }[]
   ).map((r) => r.container_id);
-}
-
-export function containerPid(db: DB, containerId: string): number | null {
-  const r = db.prepare('SELECT pid FROM containers WHERE id = ?').get(containerId) as { pid: number | null } | undefined;
-  return r?.pid ?? null;
 }

@@ -534,160 +534,173 @@ describe.skipIf(!isRoot)('tscontainer-helper: users, loopback, exit command, att
   });
 });
 
-describe.skipIf(!isRoot)('tscontainer-helper: review fixes (issue 4)', () => {
-  /** Run a config to completion from a bundle whose config.json text was edited first. */
-  async function runEdited(config: OciConfig, edit: (json: string) => string) {
-    const { bundle, state } = writeBundle(scratch, config);
-    const file = path.join(bundle, 'config.json');
-    writeFileSync(file, edit(readFileSync(file, 'utf8')));
-    const h = new Helper(scratch, ['run', '--bundle', bundle, '--state', state]);
-    h.input();
-    if ((await h.report('pid', 'error'))?.type === 'pid') h.go();
-    const exit = await h.exited;
-    return { ...exit, stdout: h.stdout, reports: h.reports };
-  }
-
-  it('skips malformed and overlong lines of /etc/passwd and /etc/group', async () => {
-    const local = makeRootfs(scratch.dir());
-    writeFileSync(
-      path.join(local, 'etc/passwd'),
-      // 3 and 4 fields (the old code read the missing home field), then a 4 KiB+ line whose
-      // tail would parse as a root account named "long" if the line were split by fgets
-      'short:x:5\nfour:x:7:7\n' +
-        `${'a'.repeat(4095)}long:x:0:0:l:/:/bin/sh\n` +
-        'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n',
-    );
-    // a 3-field group line (the old code read its missing member list)
-    writeFileSync(path.join(local, 'etc/group'), 'grp:x:10\nroot:x:0:\ntty:x:5:user\nuser:x:1000:\n');
-    const config = defaultConfig(local, ['sh', '-c', 'id -u; id -g; id -G; echo $HOME']);
-    config.process.env = config.process.env!.filter((e) => !e.startsWith('HOME='));
-    config.annotations['org.tscontainer.user'] = 'user';
-    const r = await runContainer(scratch, config);
-    expect(r.reports.at(-1)).toEqual({ type: 'started' });
-    expect(r.stdout).toBe('1000\n1000\n1000 5\n/home/user\n');
-    expect(r.code).toBe(0);
-
-    for (const [spec, message] of [
-      ['four', 'unable to find user four: no matching entries in passwd file'],
-      ['long', 'unable to find user long: no matching entries in passwd file'],
-      ['user:grp', 'unable to find group grp: no matching entries in group file'],
-    ]) {
-      const bad = defaultConfig(local, ['true']);
-      bad.annotations['org.tscontainer.user'] = spec!;
-      const b = await runContainer(scratch, bad);
-      expect(b.code).toBe(125);
-      expect(b.reports.at(-1)).toEqual({ type: 'error', code: 125, message });
-    }
-  });
-
-  it('takes an rlimit of -1 (or 2^63 and above) as unlimited', async () => {
-    // the host's hard RLIMIT_NOFILE is finite here, so use limits root may raise to infinity
-    const hard = (r: string) => execFileSync('sh', ['-c', `ulimit -H${r}`], { encoding: 'utf8' }).trim();
-    expect(hard('c')).toBe('unlimited');
-    expect(hard('f')).toBe('unlimited');
-    const config = sh('grep -E "^Max (core file|file) size" /proc/self/limits');
-    config.process.rlimits = [
-      { type: 'RLIMIT_CORE', soft: -1, hard: -1 },
-      { type: 'RLIMIT_FSIZE', soft: 1048576, hard: 4242 }, // hard: replaced by 2^64-1 below
-    ];
-    const r = await runEdited(config, (json) => json.replace('"hard": 4242', '"hard": 18446744073709551615'));
-    expect(r.code).toBe(0);
-    const lines = r.stdout
-      .trim()
-      .split('\n')
-      .map((l) => l.trim().split(/\s{2,}/));
-    expect(lines).toEqual([
-      ['Max file size', '1048576', 'unlimited', 'bytes'],
-      ['Max core file size', 'unlimited', 'unlimited', 'bytes'],
-    ]);
-
-    const negative = sh('true');
-    negative.process.rlimits = [{ type: 'RLIMIT_CORE', soft: -2, hard: -1 }];
-    const n = await runContainer(scratch, negative);
-    expect(n.code).toBe(125);
-    expect(n.reports).toEqual([
-      {
-        type: 'error',
-        code: 125,
-        message: 'config.json: process.rlimits[].soft must be -1 (unlimited) or a non-negative number',
-      },
-    ]);
-  });
-
-  it('re-executes from a sealed memfd even when the old environment marker is set', async () => {
-    let exe = '';
-    let environ = '';
-    await runContainer(scratch, sh('sleep 30'), {
-      spawn: { env: { ...process.env, _TSCONTAINER_HELPER_SEALED: '1' } },
-      whileRunning: async (h, pid) => {
-        exe = readlinkSync(`/proc/${h.child.pid}/exe`);
-        environ = readFileSync(`/proc/${h.child.pid}/environ`, 'utf8');
-        process.kill(pid, 'SIGKILL');
-      },
-    });
-    expect(exe).toMatch(/^\/memfd:tscontainer-helper/);
-    expect(environ).not.toContain('_TSCONTAINER_HELPER_SEALED'); // removed before the re-exec
-  });
-
-  it('makes a read-only bind volume read-only with every mount below it', async () => {
-    const src = scratch.dir();
-    mkdirSync(path.join(src, 'sub'));
-    const config = sh(
-      'grep " /mnt/vol/sub " /proc/mounts | cut -d" " -f3,4 | cut -d, -f1; ' +
-        'echo x > /mnt/vol/sub/f || echo sub read-only; echo x > /mnt/vol/f || echo top read-only',
-    );
-    config.mounts.push({ destination: '/mnt/vol', type: 'bind', source: src, options: ['rbind', 'ro'] });
-    // the tmpfs under the source exists only in a private mount namespace of this one helper
-    const r = await runContainer(scratch, config, {
-      spawn: { prefix: ['unshare', '-m', 'sh', '-c', 'mount -t tmpfs none "$0" && exec "$@"', path.join(src, 'sub')] },
-    });
-    expect(r.stdout).toBe('tmpfs ro\nsub read-only\ntop read-only\n');
-    expect(r.stderr).toContain("can't create /mnt/vol/sub/f: Read-only file system");
-    expect(r.code).toBe(0);
-    expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(path.join(src, 'sub'));
-  });
-
-  it('reports a config.json string array holding a non-string (no leak, no crash)', async () => {
-    const config = sh('true');
-    config.process.args = ['sh', 7 as unknown as string];
-    const r = await runContainer(scratch, config);
-    expect(r.code).toBe(125);
-    expect(r.reports).toEqual([{ type: 'error', code: 125, message: 'config.json: process.args[1] must be a string' }]);
-
-    const caps = sh('true');
-    caps.process.capabilities!.bounding = ['CAP_CHOWN', 'CAP_NO_SUCH_THING'];
-    const c = await runContainer(scratch, caps);
-    expect(c.reports).toEqual([{ type: 'error', code: 125, message: 'config.json: unknown capability "CAP_NO_SUCH_THING"' }]);
-  });
-
-  it('exec --pid-start refuses a pid whose start time differs (a reused pid)', async () => {
-    const { bundle, state } = writeBundle(scratch, sh('sleep 60'));
-    const run = new Helper(scratch, ['run', '--bundle', bundle, '--state', state]);
-    run.input();
-    const pid = (await run.report('pid'))!.pid!;
-    run.go();
-    expect((await run.report('started', 'error'))!.type).toBe('started');
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const start = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]); // field 22
-    const file = path.join(scratch.dir(), 'process.json');
-    writeFileSync(file, JSON.stringify({ args: ['echo', 'inside'], env: ['PATH=/bin'] }));
-    const exec = (pidStart: string) => {
-      const h = new Helper(scratch, ['exec', '--pid', String(pid), '--pid-start', pidStart, '--process', file, '--state', state]);
+describe.skipIf(!isRoot)(
+  'tscontainer-helper: untrusted files, rlimits, sealing, ro binds, pid reuse (needs root: namespaces, mounts)',
+  () => {
+    /** Run a config to completion from a bundle whose config.json text was edited first. */
+    async function runEdited(config: OciConfig, edit: (json: string) => string) {
+      const { bundle, state } = writeBundle(scratch, config);
+      const file = path.join(bundle, 'config.json');
+      writeFileSync(file, edit(readFileSync(file, 'utf8')));
+      const h = new Helper(scratch, ['run', '--bundle', bundle, '--state', state]);
       h.input();
-      return h;
-    };
+      if ((await h.report('pid', 'error'))?.type === 'pid') h.go();
+      const exit = await h.exited;
+      return { ...exit, stdout: h.stdout, reports: h.reports };
+    }
 
-    const ok = exec(String(start));
-    expect((await ok.exited).code).toBe(0);
-    expect(ok.stdout).toBe('inside\n');
+    it('skips malformed and overlong lines of /etc/passwd and /etc/group', async () => {
+      const local = makeRootfs(scratch.dir());
+      writeFileSync(
+        path.join(local, 'etc/passwd'),
+        // 3 and 4 fields (the old code read the missing home field), then a 4 KiB+ line whose
+        // tail would parse as a root account named "long" if the line were split by fgets
+        'short:x:5\nfour:x:7:7\n' +
+          `${'a'.repeat(4095)}long:x:0:0:l:/:/bin/sh\n` +
+          'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n',
+      );
+      // a 3-field group line (the old code read its missing member list)
+      writeFileSync(path.join(local, 'etc/group'), 'grp:x:10\nroot:x:0:\ntty:x:5:user\nuser:x:1000:\n');
+      const config = defaultConfig(local, ['sh', '-c', 'id -u; id -g; id -G; echo $HOME']);
+      config.process.env = config.process.env!.filter((e) => !e.startsWith('HOME='));
+      config.annotations['org.tscontainer.user'] = 'user';
+      const r = await runContainer(scratch, config);
+      expect(r.reports.at(-1)).toEqual({ type: 'started' });
+      expect(r.stdout).toBe('1000\n1000\n1000 5\n/home/user\n');
+      expect(r.code).toBe(0);
 
-    const reused = exec(String(start + 1));
-    expect((await reused.exited).code).toBe(125);
-    expect(reused.reports).toEqual([{ type: 'error', code: 125, message: `container process ${pid} is not running` }]);
-    expect(reused.stdout).toBe('');
+      for (const [spec, message] of [
+        ['four', 'unable to find user four: no matching entries in passwd file'],
+        ['long', 'unable to find user long: no matching entries in passwd file'],
+        ['user:grp', 'unable to find group grp: no matching entries in group file'],
+      ]) {
+        const bad = defaultConfig(local, ['true']);
+        bad.annotations['org.tscontainer.user'] = spec!;
+        const b = await runContainer(scratch, bad);
+        expect(b.code).toBe(125);
+        expect(b.reports.at(-1)).toEqual({ type: 'error', code: 125, message });
+      }
+    });
 
-    const garbage = exec('12abc');
-    expect((await garbage.exited).code).toBe(125);
-    expect(garbage.stderr).toContain('usage:');
-  });
-});
+    it('takes an rlimit of -1 (or 2^63 and above) as unlimited', async () => {
+      // the host's hard RLIMIT_NOFILE is finite here, so use limits root may raise to infinity
+      const hard = (r: string) => execFileSync('sh', ['-c', `ulimit -H${r}`], { encoding: 'utf8' }).trim();
+      expect(hard('c')).toBe('unlimited');
+      expect(hard('f')).toBe('unlimited');
+      const config = sh('grep -E "^Max (core file|file) size" /proc/self/limits');
+      config.process.rlimits = [
+        { type: 'RLIMIT_CORE', soft: -1, hard: -1 },
+        { type: 'RLIMIT_FSIZE', soft: 1048576, hard: 4242 }, // hard: replaced by 2^64-1 below
+      ];
+      const r = await runEdited(config, (json) => json.replace('"hard": 4242', '"hard": 18446744073709551615'));
+      expect(r.code).toBe(0);
+      const lines = r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.trim().split(/\s{2,}/));
+      expect(lines).toEqual([
+        ['Max file size', '1048576', 'unlimited', 'bytes'],
+        ['Max core file size', 'unlimited', 'unlimited', 'bytes'],
+      ]);
+
+      const negative = sh('true');
+      negative.process.rlimits = [{ type: 'RLIMIT_CORE', soft: -2, hard: -1 }];
+      const n = await runContainer(scratch, negative);
+      expect(n.code).toBe(125);
+      expect(n.reports).toEqual([
+        {
+          type: 'error',
+          code: 125,
+          message: 'config.json: process.rlimits[].soft must be -1 (unlimited) or a non-negative number',
+        },
+      ]);
+    });
+
+    it('re-executes from a sealed memfd even when the old environment marker is set', async () => {
+      let exe = '';
+      let environ = '';
+      await runContainer(scratch, sh('sleep 30'), {
+        spawn: { env: { ...process.env, _TSCONTAINER_HELPER_SEALED: '1' } },
+        whileRunning: async (h, pid) => {
+          exe = readlinkSync(`/proc/${h.child.pid}/exe`);
+          environ = readFileSync(`/proc/${h.child.pid}/environ`, 'utf8');
+          process.kill(pid, 'SIGKILL');
+        },
+      });
+      expect(exe).toMatch(/^\/memfd:tscontainer-helper/);
+      expect(environ).not.toContain('_TSCONTAINER_HELPER_SEALED'); // removed before the re-exec
+    });
+
+    it('makes a read-only bind volume read-only with every mount below it', async () => {
+      const src = scratch.dir();
+      mkdirSync(path.join(src, 'sub'));
+      const config = sh(
+        'grep " /mnt/vol/sub " /proc/mounts | cut -d" " -f3,4 | cut -d, -f1; ' +
+          'echo x > /mnt/vol/sub/f || echo sub read-only; echo x > /mnt/vol/f || echo top read-only',
+      );
+      config.mounts.push({ destination: '/mnt/vol', type: 'bind', source: src, options: ['rbind', 'ro'] });
+      // the tmpfs under the source exists only in a private mount namespace of this one helper
+      const r = await runContainer(scratch, config, {
+        spawn: { prefix: ['unshare', '-m', 'sh', '-c', 'mount -t tmpfs none "$0" && exec "$@"', path.join(src, 'sub')] },
+      });
+      expect(r.stdout).toBe('tmpfs ro\nsub read-only\ntop read-only\n');
+      expect(r.stderr).toContain("can't create /mnt/vol/sub/f: Read-only file system");
+      expect(r.code).toBe(0);
+      expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(path.join(src, 'sub'));
+    });
+
+    it('reports a config.json string array holding a non-string (no leak, no crash)', async () => {
+      const config = sh('true');
+      config.process.args = ['sh', 7 as unknown as string];
+      const r = await runContainer(scratch, config);
+      expect(r.code).toBe(125);
+      expect(r.reports).toEqual([{ type: 'error', code: 125, message: 'config.json: process.args[1] must be a string' }]);
+
+      const caps = sh('true');
+      caps.process.capabilities!.bounding = ['CAP_CHOWN', 'CAP_NO_SUCH_THING'];
+      const c = await runContainer(scratch, caps);
+      expect(c.reports).toEqual([{ type: 'error', code: 125, message: 'config.json: unknown capability "CAP_NO_SUCH_THING"' }]);
+    });
+
+    it('exec --pid-start refuses a pid whose start time differs (a reused pid)', async () => {
+      const { bundle, state } = writeBundle(scratch, sh('sleep 60'));
+      const run = new Helper(scratch, ['run', '--bundle', bundle, '--state', state]);
+      run.input();
+      const pid = (await run.report('pid'))!.pid!;
+      run.go();
+      expect((await run.report('started', 'error'))!.type).toBe('started');
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const start = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]); // field 22
+      const file = path.join(scratch.dir(), 'process.json');
+      writeFileSync(file, JSON.stringify({ args: ['echo', 'inside'], env: ['PATH=/bin'] }));
+      const exec = (pidStart: string) => {
+        const h = new Helper(scratch, [
+          'exec',
+          '--pid',
+          String(pid),
+          '--pid-start',
+          pidStart,
+          '--process',
+          file,
+          '--state',
+          state,
+        ]);
+        h.input();
+        return h;
+      };
+
+      const ok = exec(String(start));
+      expect((await ok.exited).code).toBe(0);
+      expect(ok.stdout).toBe('inside\n');
+
+      const reused = exec(String(start + 1));
+      expect((await reused.exited).code).toBe(125);
+      expect(reused.reports).toEqual([{ type: 'error', code: 125, message: `container process ${pid} is not running` }]);
+      expect(reused.stdout).toBe('');
+
+      const garbage = exec('12abc');
+      expect((await garbage.exited).code).toBe(125);
+      expect(garbage.stderr).toContain('usage:');
+    });
+  },
+);

@@ -42,7 +42,7 @@ const config: NetConfig = {
   hostHosts: '/etc/hosts',
 };
 
-describe.skipIf(skip !== undefined)('50 concurrent allocations', () => {
+describe.skipIf(skip !== undefined)(`50 concurrent allocations${skip ? ` (skipped: ${skip})` : ''}`, () => {
   let dir: string;
   let build: string;
   let db: DB;
