@@ -21,7 +21,7 @@ await build({
   bundle: true,
   format: 'cjs',
   platform: 'node',
-  target: 'node20',
+  target: 'node22',
   external: ['better-sqlite3', 'pino'],
   // The sources are ES modules that find their package through import.meta.url.
   define: { 'import.meta.url': '__tscImportMetaUrl' },

@@ -50,7 +50,7 @@ describe.skipIf(skip !== undefined)(`50 concurrent allocations${skip ? ` (skippe
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'tsct-net-conc-'));
-    // Compile the network module's import closure where node_modules resolves (Node 20 runs no TS).
+    // Compile the network module's import closure where node_modules resolves (this Node runs no TS without a flag).
     build = join(REPO, 'node_modules', '.cache', `tsct-net-${tag}`);
     mkdirSync(build, { recursive: true });
     writeFileSync(
