@@ -1,8 +1,9 @@
 /*
  * child.c: the container's init, from clone() to execve().
  *
- * It is born in its new namespaces, blocks until the caller says "go" (cgroups and network
- * are then ready), sets everything up in the order of docs/helper-protocol.md and execs.
+ * It is born in its new namespaces, builds its root (mounts, pivot_root) while the caller sets
+ * up its cgroups and network, blocks until the caller says "go" (both are then ready), takes
+ * on the user's identity in the order of docs/helper-protocol.md and execs.
  * Any failure is one sentence sent over the CLOEXEC error pipe; a successful execve closes
  * that pipe, which is how the parent learns that the container started.
  */
@@ -171,10 +172,6 @@ static int setup_identity(const struct container_spec *s)
 {
     if (wants_new(s, CLONE_NEWNET) && loopback_up() < 0)
         return -1;
-    /* unshare the cgroup namespace only now: the caller has moved us into our cgroups,
-       so the container sees its own group as "/" */
-    if (wants_new(s, CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
-        return fail(EXIT_OWN_FAILURE, "unshare the cgroup namespace: %m");
     if (s->hostname && s->hostname[0]) {
         /* sethostname changes the name only in our own uts namespace */
         if (sethostname(s->hostname, strlen(s->hostname)) < 0)
@@ -223,8 +220,10 @@ int child_main(void *arg)
 
     if (guard_setup() < 0 || setup_stdio(a) < 0 || join_namespaces(s) < 0)
         child_die(a->err_fd);
-    wait_for_go(a->go_fd);
 
+    /* While the caller moves us into our cgroups and network (on cgroup v1 the first move
+       after an idle moment waits ~10 ms for the kernel), we build our root: nothing of this
+       depends on the cgroups or the network. */
     /* setsid: the container's init leads its own session (and may take a terminal) */
     if (setsid() < 0) {
         fail(EXIT_OWN_FAILURE, "setsid: %m");
@@ -234,6 +233,16 @@ int child_main(void *arg)
         child_die(a->err_fd);
     if (console.wanted && attach_console(a, &console) < 0)
         child_die(a->err_fd);
+
+    /* Block right before the steps that need our cgroups: the cgroup namespace is rooted at
+       the group we are in when we unshare it, and the user's process runs under the limits. */
+    wait_for_go(a->go_fd);
+    /* unshare the cgroup namespace only now: the caller has moved us into our cgroups,
+       so the container sees its own group as "/" */
+    if (wants_new(s, CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0) {
+        fail(EXIT_OWN_FAILURE, "unshare the cgroup namespace: %m");
+        child_die(a->err_fd);
+    }
     if (make_workdir(s->process.cwd) < 0 || process_setup(&s->process) < 0 || prepare_exec(a) < 0)
         child_die(a->err_fd);
     process_exec(&s->process);

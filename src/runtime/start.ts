@@ -112,12 +112,18 @@ export async function startContainer(ctx: Context, row: ContainerRow, io: StartI
 
     // The network's ip/nft processes run while we move the pid into its cgroups (on cgroup v1
     // the first migration after an idle moment waits for an RCU grace period: 8-30 ms here).
+    // The child builds its root meanwhile (helper-protocol.md), so a set-up failure of its
+    // own (a bad mount) may kill it under our feet: then its own message is the error.
     const attaching = network.attach(pid);
     attaching.catch(() => undefined);
-    cgroup.addProcess(pid);
-    mark('cgroup joined');
-    await attaching;
-    mark('network attached');
+    try {
+      cgroup.addProcess(pid);
+      mark('cgroup joined');
+      await attaching;
+      mark('network attached');
+    } catch (err) {
+      throw await childFailureOr(h, err);
+    }
     h.go();
 
     const second = await h.next();
@@ -163,6 +169,16 @@ export async function startContainer(ctx: Context, row: ContainerRow, io: StartI
   }
 }
 
+/** The helper's report of a child that died during its own set-up, if it comes within a
+ *  moment; else `err`, the failure of the caller's side. */
+async function childFailureOr(h: HelperProcess, err: unknown): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, 500, undefined)));
+  const m = await Promise.race([h.next().catch(() => undefined), late]);
+  clearTimeout(timer);
+  return m?.type === 'error' ? helperError(m) : err;
+}
+
 /** starting -> back to what it was (created, as docker leaves it, or exited), with the error. */
 function recordStartFailure(ctx: Context, row: ContainerRow, previous: ContainerState, e: TscError): void {
   const db = ctx.db();
@@ -188,7 +204,8 @@ function recordStartFailure(ctx: Context, row: ContainerRow, previous: Container
  * roots spelled out, so the clean-up acts on exactly what this CLI acted on.
  */
 export function exitCommand(ctx: Context, id: string): { args: string[]; env: NodeJS.ProcessEnv } {
-  const bundled = join(packageRoot(), 'dist', 'tscontainer.cjs');
+  // bin/tscontainer, not the bundle itself: it turns on the compile cache for the bundle
+  const bundled = join(packageRoot(), 'bin', 'tscontainer');
   const script = existsSync(bundled) ? bundled : (process.argv[1] ?? bundled);
   const cli = [script, '--root', ctx.roots.state, 'container', 'cleanup', id];
   const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin' };
