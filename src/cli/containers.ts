@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import type { GetContext } from '../runtime/context.js';
 import type { RunFlags } from '../runtime/options.js';
-import type { PsOptions } from './actions/lifecycle.js';
+import type { PsOptions } from './actions/ps.js';
 import { mark } from '../util/trace.js';
 import { UsageError } from '../util/errors.js';
 
@@ -116,7 +116,7 @@ export function registerContainers(program: Command, ctx: GetContext): void {
     .option('-f, --filter <filter>', 'filter: status=, name=, id=, label=, exited= (repeatable)', collect, [])
     .option('--format <format>', "'json' for one JSON object per line, or a Go-style template")
     .action(async (opts: PsOptions) => {
-      const { psCommand } = await import('./actions/lifecycle.js');
+      const { psCommand } = await import('./actions/ps.js');
       await psCommand(ctx(), opts);
     });
 }

@@ -1,5 +1,10 @@
 // Every command group registers itself here. Each group's file holds only commander wiring;
 // the work is imported inside the action, so a command loads just the modules it uses.
+//
+// Only the group that owns the command being run is registered: building the Command and
+// Option objects of every command costs several milliseconds at every start. Help, an unknown
+// command or a command line this scan cannot read registers everything, so commander's help,
+// errors and suggestions stay whole.
 import type { Command } from 'commander';
 import type { GetContext } from '../runtime/context.js';
 import { registerSystem } from './system.js';
@@ -9,11 +14,58 @@ import { registerNetwork } from './network.js';
 import { registerLifecycle } from './lifecycle.js';
 import { registerInteractive } from './interactive.js';
 
-export function registerGroups(program: Command, ctx: GetContext): void {
-  registerContainers(program, ctx);
-  registerLifecycle(program, ctx);
-  registerInteractive(program, ctx); // after lifecycle: it adds to its `container` command
-  registerSystem(program, ctx);
-  registerImages(program, ctx);
-  registerNetwork(program, ctx);
+export interface Group {
+  register: (program: Command, ctx: GetContext) => void;
+  /** The top-level commands the group adds to (a shared parent such as `container` is listed
+   *  by every group that adds to it). */
+  commands: readonly string[];
+}
+
+/** In registration order: interactive comes after lifecycle, whose `container` it adds to. */
+export const GROUPS: readonly Group[] = [
+  { register: registerContainers, commands: ['run', 'create', 'start', 'rm', 'ps'] },
+  {
+    register: registerLifecycle,
+    commands: [
+      'stop',
+      'kill',
+      'wait',
+      'restart',
+      'pause',
+      'unpause',
+      'rename',
+      'logs',
+      'inspect',
+      'top',
+      'stats',
+      'container',
+      'system',
+    ],
+  },
+  { register: registerInteractive, commands: ['exec', 'attach', 'container'] },
+  { register: registerSystem, commands: ['version', 'info'] },
+  { register: registerImages, commands: ['images', 'rmi', 'tag', 'import', 'image'] },
+  { register: registerNetwork, commands: ['network', 'port'] },
+];
+
+/** Global options of the program that take a value (see main.ts). */
+const VALUED = new Set(['--root', '--log-level', '-s', '--storage-driver']);
+
+/** The command name the user typed: the first operand after the global options, or undefined
+ *  when there is none or the line is not one this scan is sure of. */
+export function commandOf(args: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--' || a === '-h' || a === '--help') return undefined;
+    if (!a.startsWith('-')) return a;
+    if (VALUED.has(a)) i++;
+  }
+  return undefined;
+}
+
+/** Registers the groups `args` (the arguments after the program name) need. */
+export function registerGroups(program: Command, ctx: GetContext, args: readonly string[] = []): void {
+  const name = commandOf(args);
+  const wanted = name === undefined ? [] : GROUPS.filter((g) => g.commands.includes(name));
+  for (const g of wanted.length > 0 ? wanted : GROUPS) g.register(program, ctx);
 }

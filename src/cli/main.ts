@@ -75,7 +75,7 @@ function usageLine(err: CommanderError): string {
 
 export async function main(argv: string[]): Promise<void> {
   mark('cli loaded');
-  registerGroups(program, context);
+  registerGroups(program, context, argv.slice(2));
   mark('commands registered');
   try {
     await program.parseAsync(argv);

@@ -1,6 +1,6 @@
 // Small file-system helpers shared by the graph drivers: mount table look-ups, layer id checks,
 // random short names, and host mount/unmount through util-linux.
-import { randomBytes } from 'node:crypto';
+import { randomBytesSync } from '../util/random.js';
 import { readFileSync, readdirSync, rmSync, lstatSync } from 'node:fs';
 import { execInput, firstLine } from '../util/exec.js';
 import { SystemError, UsageError } from '../util/errors.js';
@@ -55,7 +55,7 @@ const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
 /** `n` random characters from the base32 alphabet (5 bits each). */
 export function randomName(n: number): string {
-  const bytes = randomBytes(n);
+  const bytes = randomBytesSync(n);
   let s = '';
   for (let i = 0; i < n; i++) s += BASE32[bytes[i]! & 31];
   return s;

@@ -3,7 +3,7 @@
 //             if the chainID already has a row (another process won), drop the new dir and reuse.
 //   release:  delete the rows in one transaction -> then remove the driver dirs.
 // A crash therefore leaves at most an orphan directory, never a row without its directory.
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../util/random.js';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { GraphDriver } from '../graph/driver.js';
@@ -31,7 +31,7 @@ export interface RegisterLayerOptions {
 }
 
 export function newCacheId(): string {
-  return randomBytes(16).toString('hex');
+  return randomHex(16);
 }
 
 /**

@@ -1,6 +1,5 @@
 // Address management: subnets that collide with nothing on the host, and leases allocated
 // inside the caller's write transaction (lowest free address, gateway excluded).
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { DB } from '../store/db.js';
 import { listNetworkRows, takenAddresses } from '../store/networks.js';
@@ -90,6 +89,7 @@ export function gatewayInSubnet(subnet: Cidr, gateway: string): boolean {
 
 /** Host-side veth name: prefix + hash of (container, network), at most 15 characters. */
 export function hostIfName(prefix: string, containerId: string, networkId: string): string {
-  const h = createHash('sha256').update(`${containerId}/${networkId}`).digest('hex');
+  // node:crypto on first use: loading it costs ~9 ms at start-up
+  const h = process.getBuiltinModule('node:crypto').createHash('sha256').update(`${containerId}/${networkId}`).digest('hex');
   return prefix + h.slice(0, 15 - prefix.length);
 }

@@ -1,6 +1,6 @@
 // Networks themselves: the default `bridge` (made on first use), user networks, and their
 // create / find / list / inspect / remove.
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../util/random.js';
 import type { DB } from '../store/db.js';
 import { writeTx } from '../store/db.js';
 import {
@@ -38,7 +38,7 @@ export function ensureDefaultNetwork(db: DB, c: NetConfig): NetworkRow {
     if (clash) throw new ConflictError(`cannot create the default network: ${clash}`);
   } else subnet = pickFreeSubnet(db);
   const row: NetworkRow = {
-    id: randomBytes(32).toString('hex'),
+    id: randomHex(32),
     name: DEFAULT_NETWORK,
     driver: 'bridge',
     bridge: c.defaultBridge,
@@ -80,7 +80,7 @@ export async function createNetwork(db: DB, o: CreateNetworkOptions, opts?: NetO
   if (RESERVED.has(o.name)) throw new UsageError(`${o.name} is a pre-defined network name and cannot be created`);
   const driver = o.driver ?? 'bridge';
   if (driver !== 'bridge') throw new UsageError(`network driver "${driver}" is not supported: use bridge`);
-  const id = randomBytes(32).toString('hex');
+  const id = randomHex(32);
   const bridge = o.bridgeName ?? `tscbr-${id.slice(0, 9)}`;
   if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(bridge))
     throw new UsageError(`invalid bridge name "${bridge}": at most 15 of [a-zA-Z0-9_.-]`);

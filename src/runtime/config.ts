@@ -55,3 +55,8 @@ export interface ContainerConfig {
   entrypoint: string[] | null;
   cmd: string[] | null;
 }
+
+/** The container's configuration, as its row stores it. */
+export function containerConfig(row: { config: string }): ContainerConfig {
+  return JSON.parse(row.config) as ContainerConfig;
+}

@@ -3,7 +3,7 @@
 // and execs with the same rules as the init: env, capabilities, no_new_privs, and a user
 // resolved inside the container. Attached, the CLI forwards its signals to the helper and
 // exits with the process's code; detached (-d), the helper stays as the process's reaper.
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../util/random.js';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Context } from './context.js';
@@ -92,7 +92,7 @@ export async function execInContainer(ctx: Context, ref: string, command: string
   const row = await runningContainer(ctx, ref);
   const proc = execProcess(row, ctx.layout.container(row.id), command, flags);
   const runDir = ctx.layout.runContainer(row.id);
-  const file = join(runDir, `exec-${randomBytes(6).toString('hex')}.json`);
+  const file = join(runDir, `exec-${randomHex(6)}.json`);
   writeFileSync(file, JSON.stringify(proc), { mode: 0o600 });
 
   const cgroup = containerCgroup(row);

@@ -8,7 +8,7 @@ import { refreshHosts } from '../network/names.js';
 import { writeTx } from '../store/db.js';
 import { ConflictError, EXIT_MANAGEMENT, NotFoundError, TscError, UsageError, toTscError } from '../util/errors.js';
 import { validateName } from './options.js';
-import type { ContainerConfig } from './config.js';
+import { containerConfig, type ContainerConfig } from './config.js';
 import { killContainer, parseSignal, waitForExit } from './kill.js';
 import { reconcile } from './reconcile.js';
 import { startDetached } from './run.js';
@@ -19,9 +19,7 @@ export function isLive(row: ContainerRow): boolean {
   return row.state === 'running' || row.state === 'paused';
 }
 
-export function containerConfig(row: ContainerRow): ContainerConfig {
-  return JSON.parse(row.config) as ContainerConfig;
-}
+export { containerConfig };
 
 /** `--time`/`-t`: whole seconds, docker accepts negative as "wait forever" — we cap it. */
 export function parseStopTime(v: string | undefined, config: ContainerConfig): number {

@@ -1,5 +1,5 @@
 // Random container names in docker's style: adjective_scientist.
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomBelow, randomHex } from '../util/random.js';
 
 const LEFT = [
   'brave',
@@ -64,16 +64,16 @@ const RIGHT = [
 ];
 
 export function randomName(attempt = 0): string {
-  const base = `${LEFT[randomInt(LEFT.length)]}_${RIGHT[randomInt(RIGHT.length)]}`;
-  return attempt === 0 ? base : `${base}${randomInt(10 * attempt)}`;
+  const base = `${LEFT[randomBelow(LEFT.length)]}_${RIGHT[randomBelow(RIGHT.length)]}`;
+  return attempt === 0 ? base : `${base}${randomBelow(10 * attempt)}`;
 }
 
 /** 64 hex characters, as docker's container ids. */
 export function newContainerId(): string {
-  return randomBytes(32).toString('hex');
+  return randomHex(32);
 }
 
 /** 32 hex characters for a driver directory. */
 export function newCacheId(): string {
-  return randomBytes(16).toString('hex');
+  return randomHex(16);
 }

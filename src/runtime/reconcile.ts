@@ -5,8 +5,20 @@ import type { Context } from './context.js';
 import { claimStaleStart, getContainer, type ContainerRow } from '../store/containers.js';
 import { writeTx } from '../store/db.js';
 import { readExitFile } from './exitfile.js';
-import { finishContainer } from './finish.js';
+import type { ExitRecord } from './exitfile.js';
 import { currentBootId, isSameProcess } from './proc.js';
+
+/** The finisher (cgroups, network, graph) loads only when a container needs finishing: a
+ *  `ps` of containers that are all fine never initialises those modules. */
+async function finishContainer(
+  ctx: Context,
+  row: ContainerRow,
+  rec: ExitRecord,
+  error: string | null = null,
+): Promise<ContainerRow> {
+  const finish = await import('./finish.js');
+  return finish.finishContainer(ctx, row, rec, error);
+}
 
 /** A start whose CLI died before it recorded the container as running. */
 const STALE_START_MS = 60_000;

@@ -1,8 +1,9 @@
 // Opens state.db: WAL so readers never wait for a writer, a busy timeout so concurrent CLI
 // processes queue instead of failing with "database is locked", foreign keys on, and the
 // numbered migrations applied inside one immediate transaction.
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { SystemError } from '../util/errors.js';
 import { MIGRATIONS } from './migrations/index.js';
@@ -13,9 +14,11 @@ const BUSY_TIMEOUT_MS = 30_000;
 
 export function openDb(path: string): DB {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  // Loaded on first use (~3 ms with its addon): `version`, `--help` and the like never open it.
+  const Sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof Database;
   let db: DB;
   try {
-    db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+    db = new Sqlite(path, { timeout: BUSY_TIMEOUT_MS });
   } catch (err) {
     throw new SystemError(`cannot open the state database ${path}: ${(err as Error).message}`, { cause: err });
   }

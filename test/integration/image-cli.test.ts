@@ -15,7 +15,7 @@ import { openDb, type DB } from '../../src/store/db.js';
 import { layoutOf, resolveRoots } from '../../src/util/paths.js';
 
 const REPO = resolve(new URL('../../', import.meta.url).pathname);
-const CLI = join(REPO, 'dist', 'tscontainer.cjs');
+const CLI = join(REPO, 'bin', 'tscontainer');
 const isRoot = process.getuid?.() === 0;
 
 interface Run {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { formatEntry, parseLogLine, parseSinceNs, parseTail, selectEntries, timeNs } from '../../src/runtime/logs.js';
 import { binarySize, filterPs, parseBlkio, parseNetDev, statsLine, statsStrings, type Sample } from '../../src/runtime/stats.js';
 import { graphData } from '../../src/runtime/inspect.js';
-import { dockerTime, parsePsFilters } from '../../src/cli/actions/lifecycle.js';
+import { dockerTime, parsePsFilters } from '../../src/cli/actions/ps.js';
 import type { ContainerRow } from '../../src/store/containers.js';
 import { UsageError } from '../../src/util/errors.js';
 import { decimalSize } from '../../src/util/units.js';

@@ -8,7 +8,8 @@ import { randomInt } from 'node:crypto';
 import { join, resolve } from 'node:path';
 
 export const REPO = resolve(new URL('../../../', import.meta.url).pathname);
-export const CLI = join(REPO, 'dist', 'tscontainer.cjs');
+// bin/tscontainer, as a user runs it (it turns on the compile cache for the bundle)
+export const CLI = join(REPO, 'bin', 'tscontainer');
 
 /** What a CLI run gave: exit code (-1 when it was killed) and its output, without the final newline. */
 export interface CliResult {
