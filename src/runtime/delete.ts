@@ -26,6 +26,12 @@ export async function removeStopped(ctx: Context, row: ContainerRow): Promise<vo
     return true;
   });
   if (!existed) return;
+  await removeContainerFiles(ctx, row);
+}
+
+/** Everything on disk of a container whose row is already gone: its network leftovers, its
+ *  layers, its container and run directories. */
+export async function removeContainerFiles(ctx: Context, row: ContainerRow): Promise<void> {
   mark('row deleted');
   try {
     await releaseNetwork(ctx, row.id);

@@ -6,13 +6,13 @@
 //   2. give back the cgroup (killing any leftover process) and the network rules;
 //   3. record the exit (exiting -> exited); a --rm container is then removed.
 import type { Context } from './context.js';
-import { claimExit, getContainer, markExited, type ContainerRow } from '../store/containers.js';
+import { claimExit, deleteContainer, getContainer, markExited, type ContainerRow } from '../store/containers.js';
 import { writeTx } from '../store/db.js';
 import { log } from '../util/log.js';
 import type { ContainerConfig } from './config.js';
 import type { ExitRecord } from './exitfile.js';
 import { detachNetwork } from './network.js';
-import { removeStopped } from './delete.js';
+import { removeContainerFiles } from './delete.js';
 import { containerCgroup } from './cgroup.js';
 
 export async function finishContainer(
@@ -33,13 +33,21 @@ export async function finishContainer(
   } catch (err) {
     log('warn', 'releasing the network of an exited container', { id: row.id, err: String(err) });
   }
-  writeTx(db, () => {
-    if (getContainer(db, row.id)?.state === 'exiting') {
-      markExited(db, row.id, { exit_code: rec.exitCode, oom_killed: rec.oomKilled, finished_at: rec.finishedAt, error });
+  // Without a daemon, whoever records the exit of a --rm container removes it: the exit and
+  // the row's removal are then one transaction, and the disk goes after it.
+  const autoRemove = (JSON.parse(row.config) as ContainerConfig).autoRemove;
+  const removed = writeTx(db, () => {
+    if (getContainer(db, row.id)?.state !== 'exiting') return false;
+    if (autoRemove) {
+      deleteContainer(db, row.id);
+      return true;
     }
+    markExited(db, row.id, { exit_code: rec.exitCode, oom_killed: rec.oomKilled, finished_at: rec.finishedAt, error });
+    return false;
   });
-  const done = getContainer(db, row.id) ?? row;
-  // Without a daemon, whoever records the exit of a --rm container removes it.
-  if (done.state === 'exited' && (JSON.parse(done.config) as ContainerConfig).autoRemove) await removeStopped(ctx, done);
-  return getContainer(db, row.id) ?? { ...done, state: 'removing' };
+  if (removed) {
+    await removeContainerFiles(ctx, row);
+    return { ...row, state: 'removing', exit_code: rec.exitCode };
+  }
+  return getContainer(db, row.id) ?? { ...row, state: 'removing' };
 }
