@@ -6,7 +6,7 @@
 // process start, not one per node.
 import { existsSync } from 'node:fs';
 import { createInterface, type Interface } from 'node:readline';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { UnsupportedError } from '../util/errors.js';
 
@@ -75,7 +75,8 @@ export class FsOps {
   private start(): void {
     // The distribution's python3 first: a version manager's shim on PATH costs ~200 ms a start.
     const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-    const proc = spawn(python, ['-I', '-S', '-c', SCRIPT], {
+    // node:child_process on first use (~4 ms to load): most commands never reach this
+    const proc = process.getBuiltinModule('node:child_process').spawn(python, ['-I', '-S', '-c', SCRIPT], {
       stdio: 'pipe',
       env: { PYTHONIOENCODING: 'utf-8', PYTHONUTF8: '1' },
     });

@@ -2,7 +2,6 @@
 // peer created directly inside the container's netns as eth0/ethN, and the addresses and routes
 // inside. Two processes per attach: `ip -force -batch -` in the host namespace and
 // `nsenter --net=/proc/PID/ns/net ip -batch -` inside.
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { SystemError } from '../util/errors.js';
 import { execInput, firstLine } from '../util/exec.js';
@@ -160,7 +159,10 @@ export function deleteLinksInBackground(names: string[]): void {
   if (present.length === 0) return;
   const args = present.length === 1 ? ['link', 'del', present[0]!] : ['-force', '-batch', '/dev/stdin'];
   try {
-    const child = spawn('ip', args, { detached: true, stdio: [present.length === 1 ? 'ignore' : 'pipe', 'ignore', 'ignore'] });
+    // node:child_process on first use (~4 ms to load): most commands never reach this
+    const child = process
+      .getBuiltinModule('node:child_process')
+      .spawn('ip', args, { detached: true, stdio: [present.length === 1 ? 'ignore' : 'pipe', 'ignore', 'ignore'] });
     child.on('error', () => undefined);
     if (child.stdin) {
       child.stdin.on('error', () => undefined);

@@ -11,7 +11,7 @@ import type { ContainerConfig } from './config.js';
 import { openGraph } from './graph.js';
 import { containerCgroup } from './cgroup.js';
 import { isLive } from './lifecycle.js';
-import { logPath } from './start.js';
+import { logPath } from './files.js';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 const NAMESPACES = ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'pid_for_children', 'time', 'user', 'uts'];

@@ -11,7 +11,6 @@ import { validateName } from './options.js';
 import { containerConfig, type ContainerConfig } from './config.js';
 import { killContainer, parseSignal, waitForExit } from './kill.js';
 import { reconcile } from './reconcile.js';
-import { startDetached } from './run.js';
 import { containerCgroup } from './cgroup.js';
 import { changeOrTimeout } from '../util/watch.js';
 
@@ -95,6 +94,8 @@ export async function restartContainer(ctx: Context, row: ContainerRow, timeoutS
   const { row: stopped } = await stopContainer(ctx, row, t);
   const cur = getContainer(ctx.db(), stopped.id);
   if (!cur) throw new NotFoundError(`No such container: ${row.name}`, EXIT_MANAGEMENT);
+  // the start path (helper, cgroups, network) loads only for a restart, not for every command here
+  const { startDetached } = await import('./run.js');
   await startDetached(ctx, cur);
 }
 

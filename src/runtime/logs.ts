@@ -6,7 +6,7 @@ import type { Context } from './context.js';
 import { getContainer, type ContainerRow } from '../store/containers.js';
 import { UsageError } from '../util/errors.js';
 import { reconcile } from './reconcile.js';
-import { logPath } from './start.js';
+import { logPath } from './files.js';
 import { changeOrTimeout } from '../util/watch.js';
 
 export interface LogEntry {

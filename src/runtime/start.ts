@@ -19,6 +19,7 @@ import { mark } from '../util/trace.js';
 import { packageRoot } from '../util/paths.js';
 import type { ContainerConfig } from './config.js';
 import { clearExitFile } from './exitfile.js';
+import { logPath } from './files.js';
 import { openGraph } from './graph.js';
 import { helperError, spawnHelper, type HelperProcess } from './helper.js';
 import { currentBootId, processStartTime } from './proc.js';
@@ -39,10 +40,6 @@ export interface Started {
   helper: HelperProcess;
   cgroup: ContainerCgroup;
   network: AttachedNetwork;
-}
-
-export function logPath(ctx: Context, id: string): string {
-  return join(ctx.layout.container(id), 'container.log');
 }
 
 export async function startContainer(ctx: Context, row: ContainerRow, io: StartIO): Promise<Started> {

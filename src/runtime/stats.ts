@@ -2,7 +2,6 @@
 // pids, block I/O) and from /proc of their init (network counters of its namespace).
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
-import { execFile } from 'node:child_process';
 import type { Context } from './context.js';
 import { cpuPercent, memoryInUse, type CgroupStats, type ContainerCgroup } from '../cgroups/index.js';
 import type { ContainerRow } from '../store/containers.js';
@@ -168,10 +167,12 @@ export async function topContainer(
   const pids = new Set(containerCgroup(cur).pids());
   const args = psArgs.length > 0 ? psArgs : ['-ef'];
   const out = await new Promise<string>((resolve, reject) => {
-    execFile('ps', args, { maxBuffer: 64 * 1024 * 1024, env: { ...process.env, LC_ALL: 'C' } }, (err, stdout, stderr) => {
-      if (err) reject(new SystemError(`ps ${args.join(' ')} failed: ${String(stderr).trim() || err.message}`));
-      else resolve(stdout);
-    });
+    process
+      .getBuiltinModule('node:child_process')
+      .execFile('ps', args, { maxBuffer: 64 * 1024 * 1024, env: { ...process.env, LC_ALL: 'C' } }, (err, stdout, stderr) => {
+        if (err) reject(new SystemError(`ps ${args.join(' ')} failed: ${String(stderr).trim() || err.message}`));
+        else resolve(stdout);
+      });
   });
   return filterPs(out, pids);
 }

@@ -1,8 +1,15 @@
 // Running short-lived tools (ip, nft, nsenter, mount, umount, cp): input on stdin, output
 // collected. Built on node:child_process rather than execa because loading execa costs about
 // 100 ms on these machines, and `run` must stay lean. Nothing in src/ uses execa (only the tests do).
-import { spawn, spawnSync } from 'node:child_process';
+import type { SpawnOptionsWithStdioTuple, SpawnSyncOptions, StdioPipe } from 'node:child_process';
 import { SystemError } from './errors.js';
+
+// node:child_process on first use: loading it (with net, dgram, stream) costs ~4 ms, and
+// commands that list or inspect never spawn anything.
+const spawn = (cmd: string, args: string[], opts: SpawnOptionsWithStdioTuple<StdioPipe, StdioPipe, StdioPipe>) =>
+  process.getBuiltinModule('node:child_process').spawn(cmd, args, opts);
+const spawnSync = (cmd: string, args: string[], opts: SpawnSyncOptions & { encoding: 'utf8' }) =>
+  process.getBuiltinModule('node:child_process').spawnSync(cmd, args, opts);
 
 export interface ExecResult {
   code: number;
