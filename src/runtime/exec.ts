@@ -18,6 +18,7 @@ import { reconcile } from './reconcile.js';
 import { forwardSignals } from './run.js';
 import { USER_ANNOTATION, type OciSpec } from './spec.js';
 import { containerCgroup } from './cgroup.js';
+import { detectCgroups, warmMigration } from '../cgroups/index.js';
 
 export interface ExecFlags {
   interactive?: boolean;
@@ -104,14 +105,18 @@ export async function execInContainer(ctx: Context, ref: string, command: string
   for (const f of cgroup.procsFiles()) args.push('--cgroup-procs', f);
 
   let helper: HelperProcess;
+  // The helper moves itself into the cgroups before it forks: keep that move fast (warm.ts).
+  const cold = warmMigration(detectCgroups());
   try {
     helper = spawnHelper({ args, attached: !flags.detach });
     const first = await helper.next();
+    cold();
     if (first.type === 'error') throw helperError(first);
     const second = first.type === 'pid' ? await helper.next() : first;
     if (second.type === 'error') throw helperError(second);
     if (second.type !== 'started') throw new SystemError(`the native helper reported "${second.type}" instead of started`);
   } finally {
+    cold();
     rmSync(file, { force: true });
   }
   if (flags.detach) {
