@@ -470,6 +470,7 @@ export class Builder {
       meta(d, cfg);
       cfg.config = d;
       this.advance(run, key, cfg, run.state.top, { created_by: createdBy, empty_layer: true });
+      p.done(label, Date.now() - started);
       return;
     }
 

@@ -105,6 +105,7 @@ export async function runStep(ctx: Context, req: RunStepRequest): Promise<LayerR
       }
     };
     req.signal.addEventListener('abort', onAbort);
+    if (req.signal.aborted) onAbort(); // Ctrl-C while the container was starting
     helper.child.stdout?.pipe(req.output, { end: false });
     helper.child.stderr?.pipe(req.output, { end: false });
     const code = await helper.exited;
