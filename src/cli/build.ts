@@ -98,9 +98,71 @@ function addHistory(parent: Command, ctx: GetContext): void {
     });
 }
 
+function addContainerFs(parent: Command, ctx: GetContext): void {
+  parent
+    .command('commit')
+    .description("create a new image from a container's changes")
+    .argument('<container>')
+    .argument('[reference]', 'REPOSITORY[:TAG] for the new image')
+    .option(
+      '-c, --change <instruction>',
+      'apply a Dockerfile instruction (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR)',
+      collect,
+      [],
+    )
+    .option('-m, --message <message>', 'commit message')
+    .option('-a, --author <author>', 'author (e.g. "Jane <jane@example.com>")')
+    .option('-p, --pause', 'accepted for docker compatibility; the container is not paused', true)
+    .action(async (name: string, ref: string | undefined, opts: { change: string[]; message?: string; author?: string }) => {
+      const { commitContainer } = await import('../build/containerfs.js');
+      const id = await commitContainer(ctx(), name, ref, { changes: opts.change, message: opts.message, author: opts.author });
+      process.stdout.write(`${id}\n`);
+    });
+
+  parent
+    .command('diff')
+    .description("list the changes to a container's file system (A added, C changed, D deleted)")
+    .argument('<container>')
+    .action(async (name: string) => {
+      const { containerDiff } = await import('../build/containerfs.js');
+      for (const c of await containerDiff(ctx(), name)) process.stdout.write(`${c.kind} ${c.path}\n`);
+    });
+
+  parent
+    .command('export')
+    .description("write a container's file system as a tar archive to stdout or a file")
+    .argument('<container>')
+    .option('-o, --output <file>', 'write to FILE instead of stdout')
+    .action(async (name: string, opts: { output?: string }) => {
+      const { exportContainer } = await import('../build/containerfs.js');
+      if (opts.output === undefined && process.stdout.isTTY) {
+        throw new (await import('../util/errors.js')).UsageError(
+          'cowardly refusing to write a tar to a terminal: use -o FILE or redirect stdout',
+        );
+      }
+      const { createWriteStream } = await import('node:fs');
+      await exportContainer(ctx(), name, opts.output !== undefined ? createWriteStream(opts.output) : process.stdout);
+    });
+
+  parent
+    .command('cp')
+    .description(
+      'copy files between a container (running or stopped) and the host: CONTAINER:SRC DEST or SRC CONTAINER:DEST ("-" as DEST writes a tar)',
+    )
+    .argument('<src>')
+    .argument('<dest>')
+    .action(async (src: string, dest: string) => {
+      const { copyCommand } = await import('../build/containerfs.js');
+      await copyCommand(ctx(), src, dest);
+    });
+}
+
 export function registerBuild(program: Command, ctx: GetContext): void {
   addBuild(program, 'build', ctx);
   addHistory(program, ctx);
+  addContainerFs(program, ctx);
+  const container = program.commands.find((c) => c.name() === 'container');
+  if (container) addContainerFs(container, ctx);
   const image = program.commands.find((c) => c.name() === 'image');
   if (image) {
     addBuild(image, 'build', ctx);

@@ -319,4 +319,83 @@ describe.skipIf(!isRoot)('build (needs root)', () => {
     expect(await sql(r, 'SELECT count(*) FROM containers')).toBe('0');
     expect((await r.run(['images', '-q'])).stdout.split('\n')).toHaveLength(1);
   });
+
+  it('diff, commit, export and cp, for a running and a stopped container', async () => {
+    const r = root();
+    const run = await r.run(['run', '-d', '--network', 'none', '--name', 'c', 'busybox', 'sleep', '100']);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(
+      (await r.run(['exec', 'c', 'sh', '-c', 'touch /new && echo x >> /etc/group && rm /bin/vi && ln -s /etc /tmp/escape']))
+        .exitCode,
+    ).toBe(0);
+    const diff = (await r.run(['diff', 'c'])).stdout.split('\n');
+    expect(diff).toEqual(expect.arrayContaining(['A /new', 'C /etc', 'C /etc/group', 'D /bin/vi', 'A /tmp/escape']));
+    expect(diff.indexOf('C /etc')).toBeLessThan(diff.indexOf('C /etc/group'));
+
+    const commit = await r.run([
+      'commit',
+      '-c',
+      'CMD ["cat", "/new-file"]',
+      '-c',
+      'ENV SNAP=1',
+      '-m',
+      'snapshot',
+      '-a',
+      'tester',
+      'c',
+      'snap:1',
+    ]);
+    expect(commit.exitCode, commit.stderr).toBe(0);
+    const cfg = JSON.parse((await r.run(['image', 'inspect', 'snap:1'])).stdout) as {
+      Config: { Cmd: string[]; Env: string[] };
+      Author: string;
+      Comment?: string;
+    }[];
+    expect(cfg[0]!.Config.Cmd).toEqual(['cat', '/new-file']);
+    expect(cfg[0]!.Config.Env).toContain('SNAP=1');
+    const hist = (await r.run(['history', '--format', 'json', 'snap:1'])).stdout
+      .split('\n')
+      .map((l) => JSON.parse(l) as { Comment: string });
+    expect(hist[0]!.Comment).toBe('snapshot');
+    const check = await r.run([
+      'run',
+      '--rm',
+      '--network',
+      'none',
+      'snap:1',
+      'sh',
+      '-c',
+      'ls /new; tail -1 /etc/group; ls /bin/vi || echo no-vi',
+    ]);
+    expect(check.stdout).toBe('/new\nx\nno-vi');
+
+    // cp into a running container: a symlink in the container cannot send the file to the host
+    const dir = context({ 'f.txt': 'from host\n', 'd/inner.txt': 'inner\n' });
+    expect((await r.run(['cp', join(dir, 'f.txt'), 'c:/tmp/'])).exitCode).toBe(0);
+    expect((await r.run(['exec', 'c', 'cat', '/tmp/f.txt'])).stdout).toBe('from host');
+    expect((await r.run(['cp', join(dir, 'f.txt'), 'c:/tmp/escape/'])).exitCode).toBe(0);
+    expect(() => readFileSync('/etc/f.txt')).toThrow();
+    expect((await r.run(['exec', 'c', 'cat', '/etc/f.txt'])).stdout).toBe('from host');
+    // and out of it, with its real /etc/hostname
+    const out = join(dir, 'out');
+    expect((await r.run(['cp', 'c:/etc/hostname', out])).exitCode).toBe(0);
+    expect(readFileSync(out, 'utf8').trim()).toMatch(/^[0-9a-f]{12}$/);
+
+    // stopped: cp both ways and export still work
+    expect((await r.run(['stop', '-t', '0', 'c'])).exitCode).toBe(0);
+    expect((await r.run(['cp', join(dir, 'd'), 'c:/srv'])).exitCode).toBe(0);
+    expect((await r.run(['cp', 'c:/srv', join(dir, 'back')])).exitCode).toBe(0);
+    expect(readFileSync(join(dir, 'back', 'inner.txt'), 'utf8')).toBe('inner\n');
+    const tarFile = join(dir, 'c.tar');
+    const exp = await r.run(['export', 'c', '-o', tarFile]);
+    expect(exp.exitCode, exp.stderr).toBe(0);
+    const { execa } = await import('execa');
+    const names = (await execa('tar', ['tf', tarFile])).stdout.split('\n');
+    expect(names).toEqual(expect.arrayContaining(['new', 'srv/inner.txt', 'tmp/f.txt', 'bin/busybox']));
+    expect(names).not.toContain('bin/vi');
+    const imp = await r.run(['import', tarFile, 'exported:1']);
+    expect(imp.exitCode, imp.stderr).toBe(0);
+    expect((await r.run(['run', '--rm', '--network', 'none', 'exported:1', '/bin/cat', '/srv/inner.txt'])).stdout).toBe('inner');
+    expect((await r.run(['cp', 'c:/nope', out])).exitCode).toBe(1);
+  });
 });
