@@ -41,6 +41,7 @@ import { DockerfileError, parseDockerfile, parseInstruction } from './parser.js'
 import type { Progress } from './progress.js';
 import { BuildInterrupted, RunFailed, runStep } from './run-step.js';
 import { checksumSources, resolveSources, type HashMemo, type SourceRoot } from './sources.js';
+import type { Downloaded } from './download.js';
 import { resolveScoped } from './scoped.js';
 
 export interface BuildOptions {
@@ -600,7 +601,6 @@ export class Builder {
     x: (w: string) => string,
     started: number,
   ): Promise<void> {
-    const p = this.opts.progress;
     const isAdd = ins.kind === 'ADD';
     const defaults = run.state.config.config ?? {};
     const destWord = x(ins.dest);
@@ -618,13 +618,38 @@ export class Builder {
       if (h) files.push({ baseName: h.name, content: Buffer.from(h.expand ? x(h.content) : h.content) });
       else words.push(x(w));
     }
-    if (isAdd && words.some((w) => /^https?:\/\//i.test(w) || /^git@/.test(w))) {
-      throw new UnsupportedError(
-        `${this.opts.dockerfileName}:${ins.line}: ADD of a URL is not supported yet (copy the file into the context)`,
-      );
+    const isUrl = (w: string) => /^https?:\/\//i.test(w);
+    if (words.some((w) => /^git@/.test(w))) this.fail(ins, `${ins.kind} of a git repository is not supported`);
+    if (!isAdd && words.some(isUrl)) this.fail(ins, 'COPY: a source cannot be a URL (use ADD)');
+    const urls = words.filter(isUrl);
+    const local = words.filter((w) => !isUrl(w));
+    if (urls.length === 0) return this.copyFrom(run, ins, label, x, started, local, [], files, dest, chown, chmod);
+    const { downloadAll } = await import('./download.js');
+    const dl = await downloadAll(urls, this.ctx.layout.tmp, this.opts.signal);
+    try {
+      return await this.copyFrom(run, ins, label, x, started, local, dl.items, files, dest, chown, chmod);
+    } finally {
+      dl.remove();
     }
+  }
+
+  private async copyFrom(
+    run: StageRun,
+    ins: CopyInstruction,
+    label: string,
+    x: (w: string) => string,
+    started: number,
+    words: string[],
+    downloads: Downloaded[],
+    files: VirtualFile[],
+    dest: string,
+    chown: string | undefined,
+    chmod: number | undefined,
+  ): Promise<void> {
+    const p = this.opts.progress;
+    const isAdd = ins.kind === 'ADD';
     const from = ins.from !== undefined ? x(ins.from) : undefined;
-    const srcText = `${ins.kind}${from !== undefined ? ` --from=${from}` : ''}${chown ? ` --chown=${chown}` : ''}${ins.chmod ? ` --chmod=${ins.chmod}` : ''} ${[...words, ...files.map((f) => `<<${f.baseName}`)].join(' ')} ${dest}`;
+    const srcText = `${ins.kind}${from !== undefined ? ` --from=${from}` : ''}${chown ? ` --chown=${chown}` : ''}${ins.chmod ? ` --chmod=${ins.chmod}` : ''} ${[...words, ...downloads.map((d) => d.url), ...files.map((f) => `<<${f.baseName}`)].join(' ')} ${dest}`;
 
     // Where the sources come from, and what identifies their content for the cache.
     let fromState: State | undefined;
@@ -667,7 +692,15 @@ export class Builder {
       // resolve now, so that a missing path fails before the cache is consulted
       await withSources(async (root) => resolveSources(root!, words));
     }
-    const key = keyOf(['copy', run.state.id, srcText, checksum, files.map((f) => f.content.toString('base64')), ins.link]);
+    const key = keyOf([
+      'copy',
+      run.state.id,
+      srcText,
+      checksum,
+      downloads.map((d) => d.digest),
+      files.map((f) => f.content.toString('base64')),
+      ins.link,
+    ]);
     if (this.fromCache(run, key, label, ins.text)) return;
     p.step(label, ins.text);
 
@@ -679,7 +712,10 @@ export class Builder {
         const tar = copyLayerTar({
           view,
           dest,
-          sources: items.map((item) => ({ root: root!, item })),
+          sources: [
+            ...items.map((item) => ({ root: root!, item })),
+            ...downloads.map((d) => ({ root: d.root, item: d.item, extract: false })),
+          ],
           files,
           owner,
           preserveOwner: fromState !== undefined,

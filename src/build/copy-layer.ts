@@ -23,7 +23,8 @@ export interface CopyLayerRequest {
   view: string;
   /** The absolute destination in the image, as written (a trailing `/` means a directory). */
   dest: string;
-  sources: { root: SourceRoot; item: SourceItem }[];
+  /** extract: false keeps an archive as it is (ADD of a URL). */
+  sources: { root: SourceRoot; item: SourceItem; extract?: boolean }[];
   files: VirtualFile[];
   owner: { uid: number; gid: number } | undefined;
   /** Keep the source's owners (COPY --from) instead of root. */
@@ -134,7 +135,7 @@ async function write(pack: tarStream.Pack, req: CopyLayerRequest): Promise<void>
     throw new UsageError('when using COPY with more than one source file, the destination must be a directory and end with a /');
   }
   const archives = req.extract
-    ? req.sources.map((s) => (s.item.isDir ? undefined : archiveKind(`${s.root.dir}/${s.item.path}`)))
+    ? req.sources.map((s) => (s.item.isDir || s.extract === false ? undefined : archiveKind(`${s.root.dir}/${s.item.path}`)))
     : req.sources.map(() => undefined);
   const intoDir = destDirSyntax || anyDir || archives.some((a) => a !== undefined) || isDirIn(view, destComps.join('/'));
 

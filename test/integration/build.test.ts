@@ -258,6 +258,34 @@ describe.skipIf(!isRoot)('build (needs root)', () => {
     ]);
     expect(opt.stdout).toMatch(/^1\n2\nhello -x\nline1\nline2\n-rw-r----- +1 7 +8 /);
 
+    // ADD of a URL (a server on loopback): downloaded, mode 0600, not extracted, re-checked each build
+    const { createServer } = await import('node:http');
+    let body = 'served-1\n';
+    const server = createServer((_req, res) => res.end(body));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const url = context({ Dockerfile: `FROM busybox\nADD http://127.0.0.1:${port}/files/data.txt /dl/\n` });
+      const u1 = await r.run(['build', '--network', 'none', '-t', 'dl', url]);
+      expect(u1.exitCode, u1.stderr).toBe(0);
+      const got = await r.run([
+        'run',
+        '--rm',
+        '--network',
+        'none',
+        'dl',
+        'sh',
+        '-c',
+        'cat /dl/data.txt; stat -c %a /dl/data.txt',
+      ]);
+      expect(got.stdout).toBe('served-1\n600');
+      expect(steps((await r.run(['build', '--network', 'none', url])).stderr)[0]!.cached).toBe(true);
+      body = 'served-2\n';
+      expect(steps((await r.run(['build', '--network', 'none', url])).stderr)[0]!.cached).toBe(false);
+    } finally {
+      server.close();
+    }
+
     // a Dockerfile from stdin has no context
     const s = await r.run(['build', '-q', '--network', 'none', '-'], { input: 'FROM busybox\nRUN echo x > /y\n' });
     expect(s.exitCode, s.stderr).toBe(0);
