@@ -688,9 +688,6 @@ export class Builder {
       const memo = this.memo();
       checksum = await checksumSources(ctxRoot, items, memo);
       memo.flush();
-    } else if (fromState !== undefined) {
-      // resolve now, so that a missing path fails before the cache is consulted
-      await withSources(async (root) => resolveSources(root!, words));
     }
     const key = keyOf([
       'copy',
