@@ -157,7 +157,26 @@ function addContainerFs(parent: Command, ctx: GetContext): void {
     });
 }
 
+function addBuilder(program: Command, ctx: GetContext): void {
+  const builder = program.command('builder').description('manage the build cache');
+  builder
+    .command('prune')
+    .description('remove the build cache and the layers only it keeps')
+    .option('-f, --force', 'do not prompt for confirmation')
+    .option('-a, --all', 'the same: every cache entry is removed')
+    .action(async (opts: { force?: boolean }) => {
+      const { confirm } = await import('./prompt.js');
+      if (!opts.force && !(await confirm('This will remove all build cache.'))) return;
+      const { pruneBuildCache } = await import('../build/prune.js');
+      const r = await pruneBuildCache(ctx());
+      process.stdout.write(
+        `Deleted build cache entries: ${r.entries}, layers: ${r.layers}\nTotal reclaimed space: ${decimalSize(r.reclaimed)}\n`,
+      );
+    });
+}
+
 export function registerBuild(program: Command, ctx: GetContext): void {
+  addBuilder(program, ctx);
   addBuild(program, 'build', ctx);
   addHistory(program, ctx);
   addContainerFs(program, ctx);

@@ -54,3 +54,23 @@ export function putContextHashes(db: DB, rows: readonly ContextHashRow[]): void 
   );
   for (const r of rows) stmt.run(r);
 }
+
+/** Deletes every build cache row; returns how many there were. */
+export function clearBuildCache(db: DB): number {
+  return db.prepare('DELETE FROM build_cache').run().changes;
+}
+
+/** Layers nothing points at: no image has them on top, no layer has them as parent, no cache
+ *  row names them (after clearBuildCache: the build's leftovers). */
+export function danglingLayerIds(db: DB): string[] {
+  return (
+    db
+      .prepare(
+        `SELECT chain_id FROM layers l
+         WHERE NOT EXISTS (SELECT 1 FROM images i WHERE i.top_layer = l.chain_id)
+           AND NOT EXISTS (SELECT 1 FROM layers c WHERE c.parent = l.chain_id)
+           AND NOT EXISTS (SELECT 1 FROM build_cache b WHERE b.top_layer = l.chain_id)`,
+      )
+      .all() as { chain_id: string }[]
+  ).map((r) => r.chain_id);
+}

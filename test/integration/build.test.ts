@@ -204,13 +204,21 @@ describe.skipIf(!isRoot)('build (needs root)', () => {
     expect((await r.run(['run', '--rm', '--network', 'none', 'onchild'])).stdout).toBe('triggered\nfrom child');
     const childOb = (await r.run(['image', 'inspect', '-f', '{{json .Config.OnBuild}}', 'onchild'])).stdout;
     expect(childOb === 'null' || childOb === '').toBe(true);
+
+    // builder prune drops the cache and the layers only it kept (the build stage's); images stay
+    const pr = await r.run(['builder', 'prune', '-f']);
+    expect(pr.exitCode, pr.stderr).toBe(0);
+    expect(pr.stdout).toMatch(/^Deleted build cache entries: \d+, layers: [1-9]\d*\nTotal reclaimed space: /);
+    expect(await sql(r, 'SELECT count(*) FROM build_cache')).toBe('0');
+    expect((await r.run(['run', '--rm', '--network', 'none', 'multi'])).stdout).toBe('SOURCE');
+    expect((await r.run(['run', '--rm', '--network', 'none', 'onchild'])).stdout).toBe('triggered\nfrom child');
   });
 
   it('.dockerignore, ADD of a tar, heredocs, build - from stdin, --iidfile, and the default network', async () => {
     const r = root();
     const layerTar = await tarOf({ 'pkg/one': '1\n', 'pkg/two': '2\n' });
     const dir = context({
-      '.dockerignore': '# comment\n*.log\nsecret/**\n!secret/keep.txt\n',
+      '.dockerignore': '# comment\n*.log\nsecret/**\n!secret/keep.txt\nDockerfile\n',
       'keep.txt': 'kept\n',
       'debug.log': 'no\n',
       'secret/key': 'no\n',
@@ -240,7 +248,6 @@ describe.skipIf(!isRoot)('build (needs root)', () => {
     const ls = await r.run(['run', '--rm', '--network', 'none', 'ctx', 'sh', '-c', 'cd /ctx && find . -type f | sort']);
     expect(ls.stdout.split('\n')).toEqual([
       './.dockerignore',
-      './Dockerfile',
       './archive.tar.gz',
       './keep.txt',
       './plain.tar',
