@@ -135,6 +135,13 @@ export class Builder {
   private readonly ignore: IgnoreMatcher;
   private readonly now = new Date();
   private driverName = '';
+  /** Stages being built or built, by index: each is built once, on first need. */
+  private readonly building = new Map<number, Promise<State>>();
+  /** Aborted on Ctrl-C, and when one stage fails (the others stop at their next step). */
+  private readonly internal = new AbortController();
+  private multiStage = false;
+  /** The first error of any stage: what the build fails with (the others were stopped by it). */
+  private firstError: unknown;
 
   constructor(
     private readonly ctx: Context,
@@ -200,12 +207,20 @@ export class Builder {
       if (!t) throw new UsageError(`target stage "${this.opts.target}" could not be found`);
       target = t;
     }
-    const order = this.stagesFor(target);
-    const named = (s: Stage) => (order.length > 1 ? `${s.name ?? `stage-${s.index}`} ` : '');
-    for (const s of order) {
-      const total = s.steps.length + 1;
-      const state = await this.buildStage(s, (n) => `[${named(s)}${n}/${total}]`, total);
-      this.results.set(s.index, state);
+    this.multiStage = this.stagesFor(target).length > 1;
+    const onAbort = () => this.internal.abort();
+    this.opts.signal.addEventListener('abort', onAbort);
+    if (this.opts.signal.aborted) onAbort();
+    try {
+      await this.ensure(target);
+    } catch (err) {
+      this.internal.abort();
+      throw this.firstError ?? err;
+    } finally {
+      // nothing may still run when we return: a failed stage stops the others, and a stage
+      // started for a --from that turned out to name another one is waited for
+      await Promise.allSettled([...this.building.values()]);
+      this.opts.signal.removeEventListener('abort', onAbort);
     }
     const unused = [...this.opts.buildArgs.keys()].filter((k) => !this.usedArgs.has(k) && !PROXY_ARGS.includes(k));
     if (unused.length > 0) this.opts.progress.note(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed`);
@@ -221,6 +236,50 @@ export class Builder {
     this.opts.progress.note(`writing image ${id} done`);
     for (const t of this.opts.tags) this.opts.progress.note(`naming to ${t} done`);
     return id;
+  }
+
+  private get signal(): AbortSignal {
+    return this.internal.signal;
+  }
+
+  /** Builds stage `s` once (later callers share the same promise). The stages it names are
+   *  started at the same time, so independent stages build concurrently; its FROM and COPY
+   *  --from steps wait for the one they need. */
+  private ensure(s: Stage): Promise<State> {
+    const known = this.building.get(s.index);
+    if (known) return known;
+    const p = (async () => {
+      for (const dep of this.directDeps(s)) this.ensure(dep).catch(() => undefined);
+      const total = s.steps.length + 1;
+      const name = this.multiStage ? `${s.name ?? `stage-${s.index}`} ` : '';
+      try {
+        const state = await this.buildStage(s, (n) => `[${name}${n}/${total}]`, total);
+        this.results.set(s.index, state);
+        return state;
+      } catch (err) {
+        if (this.firstError === undefined && !(err instanceof BuildInterrupted && !this.opts.signal.aborted))
+          this.firstError = err;
+        this.internal.abort();
+        throw err;
+      }
+    })();
+    this.building.set(s.index, p);
+    return p;
+  }
+
+  /** The stages `s` names in FROM and COPY --from (with the global args: stage args may change
+   *  a --from, which then waits for its stage when it gets there). */
+  private directDeps(s: Stage): Stage[] {
+    const out: Stage[] = [];
+    const dep = this.stageRef(this.expand(s.from.image, this.globalLookup, s.from), s.index);
+    if (dep) out.push(dep);
+    for (const st of s.steps) {
+      if ((st.kind === 'COPY' || st.kind === 'ADD') && st.from !== undefined) {
+        const ref = this.stageRef(this.expand(st.from, this.globalLookup, st), s.index);
+        if (ref && !out.includes(ref)) out.push(ref);
+      }
+    }
+    return out;
   }
 
   /** The stages `target` needs, dependencies first, each once. */
@@ -270,10 +329,7 @@ export class Builder {
       return { state: { config, id: imageIdOf(serializeConfig(config)), top: null }, onbuild: [] };
     }
     const dep = this.stageRef(image, s.index);
-    if (dep) {
-      const st = this.results.get(dep.index)!;
-      return { state: st, onbuild: [] };
-    }
+    if (dep) return { state: await this.ensure(dep), onbuild: [] };
     const img = await resolveImage(this.ctx, image);
     const config = structuredClone(img.config);
     const onbuild = config.config?.OnBuild ?? [];
@@ -318,7 +374,7 @@ export class Builder {
 
   private async step(run: StageRun, ins: Exclude<Instruction, { kind: 'FROM' }>, label: string): Promise<void> {
     const p = this.opts.progress;
-    if (this.opts.signal.aborted) throw new BuildInterrupted();
+    if (this.signal.aborted) throw new BuildInterrupted();
     const started = Date.now();
     const lookup = this.lookupFor(run);
     const x = (w: string) => this.expand(w, lookup, ins);
@@ -493,7 +549,7 @@ export class Builder {
           buildEnv: [...args, ...this.proxyEnv()],
           network: net,
           output: p.output,
-          signal: this.opts.signal,
+          signal: this.signal,
         });
       } catch (err) {
         if (err instanceof RunFailed) p.failed(label, err.message);
@@ -625,7 +681,7 @@ export class Builder {
     const local = words.filter((w) => !isUrl(w));
     if (urls.length === 0) return this.copyFrom(run, ins, label, x, started, local, [], files, dest, chown, chmod);
     const { downloadAll } = await import('./download.js');
-    const dl = await downloadAll(urls, this.ctx.layout.tmp, this.opts.signal);
+    const dl = await downloadAll(urls, this.ctx.layout.tmp, this.signal);
     try {
       return await this.copyFrom(run, ins, label, x, started, local, dl.items, files, dest, chown, chmod);
     } finally {
@@ -656,7 +712,7 @@ export class Builder {
     let sourceId: string;
     if (from !== undefined) {
       const st = this.stageRef(from, run.stage.index);
-      if (st) fromState = this.results.get(st.index);
+      if (st) fromState = await this.ensure(st);
       else {
         const img = await resolveImage(this.ctx, from);
         fromState = { config: img.config, id: img.id, top: img.topLayer ?? null };

@@ -12,7 +12,7 @@ import { finishContainer } from '../runtime/finish.js';
 import { removeStopped } from '../runtime/delete.js';
 import { readExitFile } from '../runtime/exitfile.js';
 import { getContainer, type ContainerRow } from '../store/containers.js';
-import { writeTx } from '../store/db.js';
+import { writeTx, type DB } from '../store/db.js';
 import { deleteImage, getImage, tagsOf, containersOfImage } from '../store/images.js';
 import type { LayerRow } from '../store/layers.js';
 import { imageIdOf, serializeConfig, type ImageConfig } from '../image/config.js';
@@ -57,11 +57,7 @@ export async function runStep(ctx: Context, req: RunStepRequest): Promise<LayerR
   const db = ctx.db();
   const raw = serializeConfig(req.config);
   // The container's row needs an image row: make a temporary one unless it exists already.
-  const tempImage = writeTx(db, () => {
-    const before = getImage(db, commitImageId(raw));
-    const id = commitImage(db, raw, req.topLayer);
-    return before ? undefined : id;
-  });
+  const tempImage = acquireImageRow(db, raw, req.topLayer);
   let row: ContainerRow | undefined;
   try {
     if (req.signal.aborted) throw new BuildInterrupted();
@@ -129,12 +125,39 @@ export async function runStep(ctx: Context, req: RunStepRequest): Promise<LayerR
       if (cur)
         await removeStopped(ctx, cur).catch((err: unknown) => log('warn', 'removing a build container', { err: String(err) }));
     }
-    if (tempImage !== undefined) {
-      writeTx(db, () => {
-        if (tagsOf(db, tempImage).length === 0 && containersOfImage(db, tempImage).length === 0) deleteImage(db, tempImage);
-      });
-    }
+    if (tempImage !== undefined) releaseImageRow(db, tempImage);
   }
+}
+
+/** Image rows this process made for its build containers, with how many steps use each (stages
+ *  built concurrently can run steps on the same parent). */
+const tempRows = new Map<string, number>();
+
+function acquireImageRow(db: DB, raw: string, top: LayerRow | null): string | undefined {
+  return writeTx(db, () => {
+    const id = commitImageId(raw);
+    const mine = tempRows.get(id);
+    if (mine !== undefined) {
+      tempRows.set(id, mine + 1);
+      return id;
+    }
+    if (getImage(db, id)) return undefined; // a real image: not ours to remove
+    commitImage(db, raw, top);
+    tempRows.set(id, 1);
+    return id;
+  });
+}
+
+function releaseImageRow(db: DB, id: string): void {
+  const n = (tempRows.get(id) ?? 1) - 1;
+  if (n > 0) {
+    tempRows.set(id, n);
+    return;
+  }
+  tempRows.delete(id);
+  writeTx(db, () => {
+    if (tagsOf(db, id).length === 0 && containersOfImage(db, id).length === 0) deleteImage(db, id);
+  });
 }
 
 function commitImageId(raw: string): string {

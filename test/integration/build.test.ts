@@ -328,6 +328,19 @@ describe.skipIf(!isRoot)('build (needs root)', () => {
     expect(q.exitCode).toBe(1);
     expect(q.stderr).toContain('to-stderr');
 
+    // independent stages build at the same time; one failing stops the other's step at once
+    const par = context({
+      Dockerfile:
+        'FROM busybox AS slow\nRUN sleep 20\nFROM busybox AS bad\nRUN exit 4\nFROM busybox\nCOPY --from=slow /etc/hostname /a\nCOPY --from=bad /etc/hostname /b\n',
+    });
+    const t0 = Date.now();
+    const pb = await r.run(['build', '--network', 'none', par]);
+    expect(pb.exitCode).toBe(1);
+    expect(pb.stderr).toMatch(/\[bad 2\/2\] ERROR: process "\/bin\/sh -c exit 4" did not complete successfully: exit code: 4/);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(await sql(r, 'SELECT count(*) FROM containers')).toBe('0');
+    expect(await sql(r, 'SELECT count(*) FROM images WHERE id NOT IN (SELECT image_id FROM tags)')).toBe('0');
+
     const syntax = context({ Dockerfile: 'FROM busybox\n\n  RUNN echo\n' });
     const e = await r.run(['build', syntax]);
     expect(e.exitCode).toBe(125);
