@@ -329,7 +329,15 @@ export class Builder {
       return { state: { config, id: imageIdOf(serializeConfig(config)), top: null }, onbuild: [] };
     }
     const dep = this.stageRef(image, s.index);
-    if (dep) return { state: await this.ensure(dep), onbuild: [] };
+    if (dep) {
+      // an earlier stage's ONBUILD triggers run here too, as BuildKit runs them
+      const st = await this.ensure(dep);
+      const onbuild = st.config.config?.OnBuild ?? [];
+      if (onbuild.length === 0) return { state: st, onbuild: [] };
+      const config = structuredClone(st.config);
+      delete config.config!.OnBuild;
+      return { state: { config, id: imageIdOf(serializeConfig(config)), top: st.top }, onbuild };
+    }
     const img = await resolveImage(this.ctx, image);
     const config = structuredClone(img.config);
     const onbuild = config.config?.OnBuild ?? [];

@@ -4,7 +4,8 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Context } from '../runtime/context.js';
-import { NotFoundError, UsageError } from '../util/errors.js';
+import { NotFoundError, TscError, toTscError, UsageError } from '../util/errors.js';
+import { parseTagTarget } from '../image/store.js';
 import { Builder } from './builder.js';
 import { makeProgress } from './progress.js';
 
@@ -52,6 +53,18 @@ export async function buildCommand(ctx: Context, o: BuildCommandOptions): Promis
     throw new UsageError(`invalid --progress "${o.progress}": use auto, plain or quiet`);
   }
   const buildArgs = parseBuildArgs(o.buildArgs);
+  for (const t of o.tags) parseTagTarget(t); // a bad -t is a flag error (125), as docker's
+  try {
+    return await runBuild(ctx, o, network, buildArgs);
+  } catch (err) {
+    // As `docker build`: once the flags are accepted, a failed build exits 1 (Ctrl-C: 130).
+    const e = toTscError(err);
+    if (e.exitCode === 130 || e.exitCode === 1) throw e;
+    throw new TscError(e.message, 1, { cause: err });
+  }
+}
+
+async function runBuild(ctx: Context, o: BuildCommandOptions, network: string, buildArgs: Map<string, string>): Promise<string> {
   let contextDir: string | null = null;
   let dockerfile: string;
   let name: string;
