@@ -35,11 +35,12 @@ import { withReadOnlyView } from '../graph/view.js';
 import { TscError, UnsupportedError, UsageError } from '../util/errors.js';
 import { copyLayerTar, type VirtualFile } from './copy-layer.js';
 import { IgnoreMatcher } from './ignore.js';
-import type { CommandForm, CopyInstruction, Dockerfile, Instruction, Stage } from './instructions.js';
+import type { CopyInstruction, Dockerfile, Instruction, Stage } from './instructions.js';
 import { LexError, processWord } from './lex.js';
 import { DockerfileError, parseDockerfile, parseInstruction } from './parser.js';
 import type { Progress } from './progress.js';
 import { BuildInterrupted, RunFailed, runStep } from './run-step.js';
+import { DEFAULT_SHELL, metadataStep } from './metadata.js';
 import { checksumSources, resolveSources, type HashMemo, type SourceRoot } from './sources.js';
 import type { Downloaded } from './download.js';
 import { resolveScoped } from './scoped.js';
@@ -72,8 +73,6 @@ const PROXY_ARGS = [
   'ALL_PROXY',
   'all_proxy',
 ];
-
-const DEFAULT_SHELL = ['/bin/sh', '-c'];
 
 interface State {
   config: ImageConfig;
@@ -117,14 +116,6 @@ function envMap(env: readonly string[] | undefined): Map<string, string> {
     if (i > 0) m.set(e.slice(0, i), e.slice(i + 1));
   }
   return m;
-}
-
-function setEnv(env: readonly string[] | undefined, key: string, value: string): string[] {
-  const out = [...(env ?? [])];
-  const i = out.findIndex((e) => e.split('=', 1)[0] === key);
-  if (i >= 0) out[i] = `${key}=${value}`;
-  else out.push(`${key}=${value}`);
-  return out;
 }
 
 export class Builder {
@@ -408,121 +399,16 @@ export class Builder {
         meta = () => undefined;
         break;
       }
-      case 'ENV': {
-        const pairs = ins.pairs.map(({ key, value }) => [x(key), x(value)] as const);
-        createdBy = `ENV ${pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`;
-        meta = (d) => {
-          for (const [k, v] of pairs) d.Env = setEnv(d.Env, k, v);
-        };
-        break;
-      }
-      case 'LABEL': {
-        const pairs = ins.pairs.map(({ key, value }) => [x(key), x(value)] as const);
-        createdBy = `LABEL ${pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`;
-        meta = (d) => {
-          d.Labels = { ...(d.Labels ?? {}) };
-          for (const [k, v] of pairs) d.Labels[k] = v;
-        };
-        break;
-      }
-      case 'MAINTAINER':
-        meta = (_d, cfg) => {
-          cfg.author = ins.name;
-        };
-        break;
-      case 'WORKDIR': {
-        const path = posix.resolve(defaults.WorkingDir || '/', x(ins.path));
-        createdBy = `WORKDIR ${path}`;
-        meta = (d) => {
-          d.WorkingDir = path;
-        };
-        break;
-      }
-      case 'USER': {
-        const user = x(ins.user);
-        createdBy = `USER ${user}`;
-        meta = (d) => {
-          d.User = user;
-        };
-        break;
-      }
-      case 'EXPOSE': {
-        const ports = ins.ports.map(x).flatMap((v) => v.split(/\s+/).filter(Boolean));
-        for (const port of ports)
-          if (!/^\d+(-\d+)?(\/(tcp|udp|sctp))?$/i.test(port)) this.fail(ins, `invalid port "${port}" for EXPOSE`);
-        const keys = ports.map((q) => (q.includes('/') ? q.toLowerCase() : `${q}/tcp`));
-        createdBy = `EXPOSE ${keys.join(' ')}`;
-        meta = (d) => {
-          d.ExposedPorts = { ...(d.ExposedPorts ?? {}) };
-          for (const k of keys) d.ExposedPorts[k] = {};
-        };
-        break;
-      }
-      case 'VOLUME': {
-        const paths = ins.paths.map(x);
-        createdBy = `VOLUME [${paths.map((q) => JSON.stringify(q)).join(' ')}]`;
-        meta = (d) => {
-          d.Volumes = { ...(d.Volumes ?? {}) };
-          for (const q of paths) d.Volumes[q] = {};
-        };
-        break;
-      }
-      case 'STOPSIGNAL': {
-        const sig = x(ins.signal);
-        if (!/^(SIG)?[A-Z0-9+-]+$|^\d+$/.test(sig)) this.fail(ins, `invalid signal "${sig}" for STOPSIGNAL`);
-        createdBy = `STOPSIGNAL ${sig}`;
-        meta = (d) => {
-          d.StopSignal = sig;
-        };
-        break;
-      }
-      case 'HEALTHCHECK':
-        meta = (d) => {
-          if (ins.test === null) {
-            d.Healthcheck = { Test: ['NONE'] };
-            return;
-          }
-          const h: Record<string, unknown> = { Test: ins.test };
-          if (ins.interval) h['Interval'] = ins.interval;
-          if (ins.timeout) h['Timeout'] = ins.timeout;
-          if (ins.startPeriod) h['StartPeriod'] = ins.startPeriod;
-          if (ins.startInterval) h['StartInterval'] = ins.startInterval;
-          if (ins.retries) h['Retries'] = ins.retries;
-          d.Healthcheck = h;
-        };
-        break;
-      case 'SHELL':
-        createdBy = `SHELL ${JSON.stringify(ins.shell)}`;
-        meta = (d) => {
-          d.Shell = [...ins.shell];
-        };
-        break;
-      case 'ONBUILD':
-        meta = (d) => {
-          d.OnBuild = [...(d.OnBuild ?? []), ins.trigger];
-        };
-        break;
-      case 'CMD':
-      case 'ENTRYPOINT': {
-        const argv = this.argv(ins.command, defaults);
-        createdBy = `${ins.kind} ${JSON.stringify(argv)}`;
-        const isCmd = ins.kind === 'CMD';
-        const cmdSet = run.cmdSet;
-        if (isCmd) run.cmdSet = true;
-        meta = (d) => {
-          if (isCmd) d.Cmd = argv;
-          else {
-            d.Entrypoint = argv;
-            // as docker: an ENTRYPOINT drops a Cmd inherited from the base image
-            if (!cmdSet) d.Cmd = null;
-          }
-        };
-        break;
-      }
       case 'RUN':
       case 'COPY':
       case 'ADD':
         break;
+      default: {
+        const m = metadataStep(ins, x, defaults, run.cmdSet, (msg: string) => this.fail(ins, msg));
+        createdBy = m.createdBy;
+        meta = m.apply;
+        if (m.setsCmd) run.cmdSet = true;
+      }
     }
 
     if (meta !== undefined) {
@@ -569,10 +455,6 @@ export class Builder {
     }
 
     await this.copy(run, ins as CopyInstruction, label, x, started);
-  }
-
-  private argv(cmd: CommandForm, d: ContainerDefaults): string[] {
-    return 'exec' in cmd ? [...cmd.exec] : [...(d.Shell ?? DEFAULT_SHELL), cmd.shell];
   }
 
   private runArgv(ins: Extract<Instruction, { kind: 'RUN' }>, d: ContainerDefaults): string[] {
