@@ -2,7 +2,7 @@
 // root (makeRoot) and context directory, and cleanup() checks that no mount, cgroup or veth is
 // left. RUN steps use --network none except in the one test of the default network.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -450,3 +450,29 @@ describe.skipIf(!isRoot)('build (needs root)', () => {
     expect((await r.run(['cp', 'c:/nope', out])).exitCode).toBe(1);
   });
 });
+
+const debianOut = join(CLI, '..', '..', 'images', 'debian', 'out', 'layer.tar');
+const debianReason = !isRoot
+  ? 'needs root'
+  : !existsSync(debianOut)
+    ? 'images/debian/out is not built (tscontainer image build-builtin debian)'
+    : '';
+describe.skipIf(debianReason !== '')(
+  `build FROM the built-in debian:bookworm${debianReason ? ` (skipped: ${debianReason})` : ''}`,
+  () => {
+    it('runs bash and python3 steps offline', async () => {
+      const r = root();
+      const dir = context({
+        Dockerfile: [
+          'FROM debian:bookworm',
+          'SHELL ["/bin/bash", "-euo", "pipefail", "-c"]',
+          'RUN [[ -n "$BASH_VERSION" ]] && python3 -c "import json; print(json.dumps({\'ok\': True}))" > /ok.json',
+          'CMD ["python3", "-c", "import json; print(json.load(open(\'/ok.json\'))[\'ok\'])"]',
+        ].join('\n'),
+      });
+      const b = await r.run(['build', '--network', 'none', '-t', 'deb', dir], { timeout: 120_000 });
+      expect(b.exitCode, b.stderr).toBe(0);
+      expect((await r.run(['run', '--rm', '--network', 'none', 'deb'])).stdout).toBe('True');
+    });
+  },
+);
