@@ -7,9 +7,9 @@
 //    so overlay copies up as it should), paths resolved inside that root by us, so that no
 //    symlink in the container can send a write to the host; into a stopped container through
 //    the driver's mount of its layer, unmounted in a finally.
-import { cpSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { cpSync, createReadStream, existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { basename, dirname, resolve as hostResolve } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tarStream from 'tar-stream';
 import type { Context } from '../runtime/context.js';
@@ -25,6 +25,7 @@ import { driverByName } from '../graph/select.js';
 import { withReadOnlyView } from '../graph/view.js';
 import { ConflictError, EXIT_MANAGEMENT, NotFoundError, UsageError } from '../util/errors.js';
 import { components, relativeTo, resolveScoped } from './scoped.js';
+import { entry, streamEntry } from './tar-write.js';
 
 async function container(ctx: Context, ref: string): Promise<ContainerRow> {
   return reconcile(ctx, findContainer(ctx.db(), ref));
@@ -161,41 +162,25 @@ export function parseCopyArg(arg: string): CopyEnd {
   return { container: arg.slice(0, i), path: arg.slice(i + 1) || '/' };
 }
 
-/** A tar holding `abs` under `name` (a file, or a directory with everything below it). */
-async function tarOfPath(abs: string, name: string): Promise<Readable> {
-  const st = lstatSync(abs);
+/** A tar holding `abs` under `name` (a file, or a directory with everything below it), files
+ *  streamed; sockets, devices and fifos are left out. */
+function tarOfPath(abs: string, name: string): Readable {
   const pack = tarStream.pack();
-  const { Readable: R } = await import('node:stream');
-  const out = R.from(pack as AsyncIterable<Buffer>, { objectMode: false });
-  const add = (h: Partial<tarStream.Header> & { name: string }, body?: Buffer) =>
-    new Promise<void>((res, rej) => {
-      const cb = (err?: Error | null) => (err ? rej(err) : res());
-      if (body) pack.entry(h, body, cb);
-      else pack.entry(h, cb);
-    });
-  const run = async () => {
+  const add = async (path: string, as: string): Promise<void> => {
+    const st = lstatSync(path);
     const base = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime };
-    if (st.isSymbolicLink()) await add({ ...base, name, type: 'symlink', linkname: readlinkSync(abs) });
-    else if (st.isFile()) await add({ ...base, name, type: 'file', size: st.size }, readFileSync(abs));
+    if (st.isSymbolicLink()) await entry(pack, { ...base, name: as, type: 'symlink', linkname: readlinkSync(path) });
+    else if (st.isFile()) await streamEntry(pack, { ...base, name: as, type: 'file', size: st.size }, createReadStream(path));
     else if (st.isDirectory()) {
-      await add({ ...base, name: name + '/', type: 'directory' });
-      const { compareDiffTar } = await import('../graph/tar-diff.js');
-      const ex = tarStream.extract();
-      compareDiffTar(abs, null).pipe(ex);
-      for await (const e of ex) {
-        const chunks: Buffer[] = [];
-        for await (const c of e) chunks.push(c as Buffer);
-        const h = { ...e.header, name: `${name}/${e.header.name}` };
-        if (h.type === 'link' && h.linkname) h.linkname = `${name}/${h.linkname}`;
-        await add(h, h.type === 'file' ? Buffer.concat(chunks) : undefined);
-      }
+      await entry(pack, { ...base, name: as + '/', type: 'directory' });
+      for (const n of readdirSync(path).sort()) await add(`${path}/${n}`, `${as}/${n}`);
     }
   };
-  run().then(
+  add(abs, name).then(
     () => pack.finalize(),
     (err: unknown) => pack.destroy(err instanceof Error ? err : new Error(String(err))),
   );
-  return out;
+  return Readable.from(pack as AsyncIterable<Buffer>, { objectMode: false });
 }
 
 /** docker cp's rules for where SRC lands when copied to DEST. */
@@ -234,7 +219,7 @@ export async function copyCommand(ctx: Context, srcArg: string, destArg: string)
       const st = lstatSync(abs, { throwIfNoEntry: false });
       if (!st) throw new NotFoundError(`Could not find the file ${src.path} in container ${src.container}`, EXIT_MANAGEMENT);
       if (dest.path === '-') {
-        await pipeline(await tarOfPath(abs, basename(src.path.replace(/\/+$/, '')) || '.'), process.stdout);
+        await pipeline(tarOfPath(abs, basename(src.path.replace(/\/+$/, '')) || '.'), process.stdout);
         return;
       }
       const target = hostResolve(dest.path);

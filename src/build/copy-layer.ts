@@ -10,6 +10,7 @@ import { createGunzip } from 'node:zlib';
 import tarStream from 'tar-stream';
 import { UsageError } from '../util/errors.js';
 import { components, relativeTo, resolveScoped } from './scoped.js';
+import { entry, streamEntry } from './tar-write.js';
 import { walkSource, type SourceItem, type SourceRoot } from './sources.js';
 
 export interface VirtualFile {
@@ -93,38 +94,6 @@ export function copyLayerTar(req: CopyLayerRequest): Readable {
   return Readable.from(pack as AsyncIterable<Buffer>, { objectMode: false });
 }
 
-type Header = Partial<tarStream.Header> & { name: string };
-
-/** Writes one entry whose body streams from `src` (exactly header.size bytes). */
-async function streamEntry(pack: tarStream.Pack, header: Header, src: AsyncIterable<Buffer | string>): Promise<void> {
-  let sink: ReturnType<tarStream.Pack['entry']> | undefined;
-  const done = new Promise<void>((resolve, reject) => {
-    sink = pack.entry(header, (err) => (err ? reject(err) : resolve()));
-  });
-  done.catch(() => undefined);
-  let written = 0;
-  for await (const chunk of src) {
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    written += buf.length;
-    if (written > (header.size ?? 0)) throw new UsageError(`${header.name} changed while it was being copied`);
-    if (!sink!.write(buf)) {
-      await new Promise<void>((resolve) => {
-        const go = () => {
-          sink!.off('drain', go);
-          sink!.off('close', go);
-          resolve();
-        };
-        sink!.once('drain', go);
-        sink!.once('close', go);
-      });
-      if (pack.destroyed) throw new Error('the layer archive was closed');
-    }
-  }
-  if (written !== (header.size ?? 0)) throw new UsageError(`${header.name} changed while it was being copied`);
-  sink!.end(null);
-  await done;
-}
-
 async function write(pack: tarStream.Pack, req: CopyLayerRequest): Promise<void> {
   const { view } = req;
   const count = req.sources.length + req.files.length;
@@ -206,14 +175,6 @@ async function write(pack: tarStream.Pack, req: CopyLayerRequest): Promise<void>
       f.content,
     );
   }
-}
-
-function entry(pack: tarStream.Pack, header: Header, body?: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const cb = (err?: Error | null) => (err ? reject(err) : resolve());
-    if (body) pack.entry(header, body, cb);
-    else pack.entry(header, cb);
-  });
 }
 
 /** Re-emits an archive's entries below `destDir` (names cleaned; `..` cannot climb out). */
