@@ -40,7 +40,7 @@ export async function downloadAll(
       } catch {
         throw new UsageError(`ADD: "${u}" is not a valid URL`);
       }
-      const dir = mkdtempSync(join(tmpParent, 'add-'));
+      const dir = mkdtempSync(join(tmpParent, `add-${process.pid}-`));
       dirs.push(dir);
       const name = nameOf(url);
       let res: Response;

@@ -4,7 +4,8 @@
 // overlay: a mount with no upper directory (the layer's own diff becomes the top lower), on a
 // fresh directory under `tmpParent`, unmounted and removed in a finally; nothing can write to the
 // layer through it, and it can share its directories with a running container's mount.
-// vfs: the layer directory itself (a full copy), not mounted.
+// vfs: the layer directory itself (a full copy), not mounted. The directory's name carries our
+// pid, so that `system prune` leaves it alone while we run and unmounts it if we were killed.
 import { mkdirSync, mkdtempSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { GraphDriver } from './driver.js';
@@ -18,7 +19,7 @@ export async function withReadOnlyView<T>(
 ): Promise<T> {
   mkdirSync(tmpParent, { recursive: true, mode: 0o700 });
   if (id === null) {
-    const empty = mkdtempSync(join(tmpParent, 'view-'));
+    const empty = mkdtempSync(join(tmpParent, `view-${process.pid}-`));
     try {
       return await fn(empty);
     } finally {
@@ -37,7 +38,7 @@ export async function withReadOnlyView<T>(
   // A base layer's mount has its empty dir as the only lower: then the diff alone is the view.
   const lowers = lower.endsWith('/empty') && !lower.includes(':') ? upper : `${upper}:${lower}`;
   const data = [`lowerdir=${lowers}`, ...keep].join(',');
-  const target = mkdtempSync(join(tmpParent, 'view-'));
+  const target = mkdtempSync(join(tmpParent, `view-${process.pid}-`));
   try {
     if (!lowers.includes(':')) {
       // one lower: a read-only bind of the diff directory does the same

@@ -371,6 +371,23 @@ describe.skipIf(!isRoot)('build (needs root)', () => {
     expect((await r.run(['images', '-q'])).stdout.split('\n')).toHaveLength(1);
   });
 
+  it('system prune unmounts and removes a view a killed build left, and keeps a live one', async () => {
+    const r = root();
+    await r.run(['images']);
+    const src = context({ 'keep.txt': 'keep\n' });
+    const dead = join(r.root, 'tmp', 'view-999999-abcdef');
+    const live = join(r.root, 'tmp', `view-${process.pid}-abcdef`);
+    mkdirSync(dead, { recursive: true });
+    mkdirSync(live, { recursive: true });
+    const { execa } = await import('execa');
+    await execa('mount', ['--bind', '-o', 'ro', src, dead]);
+    const p = await r.run(['system', 'prune', '-f']);
+    expect(p.exitCode, p.stderr).toBe(0);
+    expect(existsSync(dead)).toBe(false);
+    expect(existsSync(live)).toBe(true);
+    expect(readFileSync(join(src, 'keep.txt'), 'utf8')).toBe('keep\n');
+  });
+
   it('diff, commit, export and cp, for a running and a stopped container', async () => {
     const r = root();
     const run = await r.run(['run', '-d', '--network', 'none', '--name', 'c', 'busybox', 'sleep', '100']);
