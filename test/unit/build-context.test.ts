@@ -79,7 +79,9 @@ describe('COPY sources and their checksum', () => {
     expect(resolveSources(root, ['*.txt']).map((i) => i.path)).toEqual(['a.txt', 'b.txt']);
     expect(resolveSources(root, ['dir'])[0]).toMatchObject({ path: 'dir', isDir: true });
     expect([...walkSource(root, resolveSources(root, ['dir'])[0]!)].map((n) => n.rel)).toEqual(['', 'x']);
-    expect(() => resolveSources(root, ['c.log'])).toThrow(/"c.log" not found in the build context \(or excluded by .dockerignore\)/);
+    expect(() => resolveSources(root, ['c.log'])).toThrow(
+      /"c.log" not found in the build context \(or excluded by .dockerignore\)/,
+    );
     expect(() => resolveSources(root, ['*.none'])).toThrow(/not found/);
     expect(() => resolveSources(root, ['../../etc/passwd'])).toThrow(/not found/);
     // a symlink to /etc/passwd resolves inside the context, where there is no etc/passwd
