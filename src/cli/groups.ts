@@ -13,6 +13,7 @@ import { registerContainers } from './containers.js';
 import { registerNetwork } from './network.js';
 import { registerLifecycle } from './lifecycle.js';
 import { registerInteractive } from './interactive.js';
+import { registerBuild } from './build.js';
 
 export interface Group {
   register: (program: Command, ctx: GetContext) => void;
@@ -46,6 +47,11 @@ export const GROUPS: readonly Group[] = [
   { register: registerSystem, commands: ['version', 'info'] },
   { register: registerImages, commands: ['images', 'rmi', 'tag', 'import', 'image'] },
   { register: registerNetwork, commands: ['network', 'port'] },
+  // after images and the container groups: it adds to their `image` and `container` commands
+  {
+    register: registerBuild,
+    commands: ['build', 'history', 'commit', 'diff', 'export', 'cp', 'builder', 'container', 'image'],
+  },
 ];
 
 /** Global options of the program that take a value (see main.ts). */

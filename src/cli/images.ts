@@ -181,11 +181,19 @@ export function registerImages(program: Command, ctx: GetContext): void {
 
   image
     .command('build-builtin', { hidden: true })
-    .description('build images/busybox/out (the built-in busybox image) unless it is up to date')
+    .description(
+      'build images/NAME/out (busybox: from busybox-static; debian: mmdebstrap from the apt sources) unless up to date',
+    )
+    .argument('[name]', 'busybox or debian', 'busybox')
     .option('--force', 'rebuild even when up to date')
-    .action(async (opts: { force?: boolean }) => {
-      const { buildBuiltin } = await import('../image/builtin.js');
-      const out = await buildBuiltin({ force: opts.force ?? false });
+    .action(async (name: string, opts: { force?: boolean }) => {
+      const { buildBuiltin, BUILTIN_NAMES } = await import('../image/builtin.js');
+      const n = BUILTIN_NAMES.find((b) => b === name);
+      if (n === undefined)
+        throw new (await import('../util/errors.js')).UsageError(
+          `unknown built-in image "${name}" (known: ${BUILTIN_NAMES.join(', ')})`,
+        );
+      const out = await buildBuiltin({ force: opts.force ?? false, name: n });
       process.stdout.write(`${out}\n`);
     });
 }

@@ -1,8 +1,9 @@
 // What the runtime calls to turn `run IMAGE` into an image: id, parsed config and layer chain.
-// busybox:latest is provided from the built-in image on first use; nothing is ever pulled.
+// busybox:latest (and debian:bookworm once built) come from the built-in images on first use;
+// nothing is ever pulled.
 import type { LayerRow } from '../store/layers.js';
 import { NotFoundError } from '../util/errors.js';
-import { BUILTIN_BUSYBOX, ensureBuiltinImage } from './builtin.js';
+import { builtinFor, ensureBuiltinImage } from './builtin.js';
 import { parseConfig, type ImageConfig } from './config.js';
 import type { ImageContext } from './context.js';
 import { storageDriverName } from '../graph/select.js';
@@ -31,8 +32,9 @@ export interface ResolvedImage {
 export async function resolveImage(ctx: ImageContext, input: string): Promise<ResolvedImage> {
   const db = ctx.db();
   let r = lookupImage(db, input);
-  if (isMiss(r) && r.ref !== undefined && formatReference(r.ref) === BUILTIN_BUSYBOX) {
-    await ensureBuiltinImage(ctx);
+  const builtin = isMiss(r) && r.ref !== undefined ? builtinFor(formatReference(r.ref)) : undefined;
+  if (builtin !== undefined) {
+    await ensureBuiltinImage(ctx, builtin);
     r = lookupImage(db, input);
   }
   if (isMiss(r)) {

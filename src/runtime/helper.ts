@@ -38,12 +38,17 @@ export interface SpawnOptions {
   attached: boolean;
   /** The helper's environment (default: ours); its exit command inherits it. */
   env?: NodeJS.ProcessEnv;
+  /** Attached only: 'pipe' gives the container's stdout and stderr to the caller as
+   *  child.stdout / child.stderr, with stdin from /dev/null (build steps). Default 'inherit'. */
+  output?: 'inherit' | 'pipe';
 }
 
-export function spawnHelper({ args, attached, env }: SpawnOptions): HelperProcess {
+export function spawnHelper({ args, attached, env, output }: SpawnOptions): HelperProcess {
+  const piped = attached && output === 'pipe';
+  const out = piped ? 'pipe' : attached ? 'inherit' : 'ignore';
   const child = spawn(helperPath(), args, {
     env: env ?? process.env,
-    stdio: [attached ? 'inherit' : 'ignore', attached ? 'inherit' : 'ignore', attached ? 'inherit' : 'ignore', 'pipe', 'pipe'],
+    stdio: [piped ? 'ignore' : attached ? 'inherit' : 'ignore', out, out, 'pipe', 'pipe'],
     // Always its own session: terminal signals reach only the CLI, which forwards them, so the
     // container never gets one twice; and the monitor outlives the CLI.
     detached: true,

@@ -7,7 +7,7 @@ import { existsSync, lstatSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Context } from './context.js';
 import { DRIVER_NAMES } from '../graph/index.js';
-import { dirSize } from '../graph/fsutil.js';
+import { dirSize, hostUnmount, isMountPoint } from '../graph/fsutil.js';
 import { pruneNetworks } from '../network/index.js';
 import { allContainerIds, listContainers } from '../store/containers.js';
 import { usedCacheIds } from '../store/layers.js';
@@ -47,6 +47,15 @@ export async function pruneContainers(ctx: Context): Promise<ContainerPruneResul
     }
   }
   return out;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function olderThan(path: string, ms: number, now: number): boolean {
@@ -95,7 +104,10 @@ export function findGarbage(
   if (existsSync(ctx.layout.tmp)) {
     for (const name of readdirSync(ctx.layout.tmp)) {
       const p = join(ctx.layout.tmp, name);
-      if (olderThan(p, graceMs, now)) out.tmp.push(p);
+      // a build's views and downloads name the process using them (view-PID-xxxx)
+      const owner = /^[a-z]+-(\d+)-/.exec(name);
+      if (owner && processAlive(Number(owner[1]))) continue;
+      if (isMountPoint(p) || olderThan(p, graceMs, now)) out.tmp.push(p);
     }
   }
   return out;
@@ -121,6 +133,13 @@ export async function pruneSystem(
   const garbage = findGarbage(ctx);
   let reclaimed = containers.reclaimed + images.reclaimed;
   for (const p of [...garbage.containerDirs, ...garbage.runDirs, ...garbage.tmp]) {
+    // a read-only view a killed build left mounted: unmount it, never delete through it
+    if (isMountPoint(p)) {
+      await hostUnmount(p).catch((err: unknown) =>
+        log('warn', 'system prune: unmounting a left-over view', { path: p, err: String(err) }),
+      );
+      if (isMountPoint(p)) continue;
+    }
     reclaimed += statSafeSize(p);
     rmSync(p, { recursive: true, force: true });
     log('info', 'system prune removed garbage', { path: p });

@@ -32,6 +32,9 @@ export interface StartIO {
   attached: boolean;
   /** Relay our stdin to the container. */
   stdin: boolean;
+  /** Attached: 'pipe' hands the container's stdout/stderr to the caller (helper.child.stdout
+   *  and .stderr) instead of sharing ours; stdin is then /dev/null. */
+  output?: 'inherit' | 'pipe';
 }
 
 export interface Started {
@@ -96,7 +99,7 @@ export async function startContainer(ctx: Context, row: ContainerRow, io: StartI
     if (exit) args.push(...exit.args);
 
     mark('spec written, cgroup made');
-    helper = spawnHelper({ args, attached: io.attached, env: exit?.env });
+    helper = spawnHelper({ args, attached: io.attached, env: exit?.env, output: io.output });
     const h = helper;
     undo.push(async () => {
       h.abort();
