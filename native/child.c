@@ -229,6 +229,10 @@ int child_main(void *arg)
         fail(EXIT_OWN_FAILURE, "setsid: %m");
         child_die(a->err_fd);
     }
+    /* The seccomp rules become BPF now, while the caller is busy, and before pivot_root hides
+       the host's cache directory; the filter is installed just before execve. */
+    if (seccomp_compile(&s->process.seccomp, &s->process.filter) < 0)
+        child_die(a->err_fd);
     if (setup_identity(s) < 0 || mounts_setup(s, &console) < 0)
         child_die(a->err_fd);
     if (console.wanted && attach_console(a, &console) < 0)

@@ -1,7 +1,7 @@
 /*
  * process.c: the last steps before a container process starts, shared by `run` and `exec`:
- * rlimits, working directory, user and groups, capabilities, no_new_privs, and execve with a
- * PATH lookup inside the container.
+ * rlimits, working directory, user and groups, capabilities, no_new_privs, the seccomp filter,
+ * and execve with a PATH lookup inside the container.
  */
 #include "helper.h"
 
@@ -54,6 +54,11 @@ int process_setup(struct process_spec *p)
     /* chdir while still root, so the directory may belong to anyone */
     if (chdir(p->cwd) < 0)
         return fail(EXIT_OWN_FAILURE, "chdir to cwd (\"%s\") set in config.json failed: %m", p->cwd);
+    /* Without no_new_privs only a process holding CAP_SYS_ADMIN may install a filter: do it
+       now, before the capabilities go (runc's order). The few calls left before execve
+       (capset, setuid, prctl...) must then be allowed by the profile; docker's allows them. */
+    if (!p->no_new_privileges && seccomp_install(&p->filter) < 0)
+        return -1;
     if (p->has_caps && caps_drop_bounding(p->caps[CAP_BOUNDING]) < 0)
         return -1;
     if (switch_user(p) < 0)
@@ -91,6 +96,11 @@ int process_exec(const struct process_spec *p)
     char *const *argv = (char *const *)p->args;
     char *const *envp = (char *const *)p->env;
     const char *name = p->args[0];
+
+    /* With no_new_privs the filter needs no privilege: install it last, right before execve,
+       so that as few of our own calls as possible run under it. */
+    if (p->no_new_privileges && seccomp_install(&p->filter) < 0)
+        return -1;
 
     /* A name with a slash is a path: no lookup. */
     if (strchr(name, '/')) {

@@ -45,7 +45,12 @@ function addCreateFlags(cmd: Command): Command {
     .option('-l, --label <key=value>', 'set a label (repeatable)', collect, [])
     .option('--cap-add <cap>', 'add a Linux capability (repeatable; ALL for every one)', collect, [])
     .option('--cap-drop <cap>', 'drop a Linux capability (repeatable; ALL for every one)', collect, [])
-    .option('--security-opt <opt>', 'security option: no-new-privileges (repeatable)', collect, [])
+    .option(
+      '--security-opt <opt>',
+      'security option: no-new-privileges, seccomp=unconfined|PROFILE.json, label=disable, apparmor=unconfined (repeatable)',
+      collect,
+      [],
+    )
     .option('--stop-signal <signal>', 'signal to stop the container')
     .option('--stop-timeout <seconds>', 'seconds to wait before killing on stop')
     .option('--restart <policy>', 'restart policy: only "no" (restart policies are not supported yet)')

@@ -1,6 +1,7 @@
 // The container's configuration as the user asked for it, validated and stored as JSON in the
 // containers row. Everything `start` needs to rebuild the OCI spec later lives here.
 import type { CgroupLimits } from '../cgroups/index.js';
+import type { SeccompChoice } from './seccomp/index.js';
 
 export interface VolumeMount {
   source: string;
@@ -43,6 +44,8 @@ export interface ContainerConfig {
   noNewPrivileges: boolean;
   /** The capability set after --cap-add/--cap-drop (docker's 14 by default). */
   capabilities: string[];
+  /** --security-opt seccomp=: the default profile, none, or a user's (absent: the default). */
+  seccomp?: SeccompChoice;
   volumes: VolumeMount[];
   ulimits: Ulimit[];
   limits: CgroupLimits;

@@ -4,6 +4,7 @@ import { isAbsolute, normalize, resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../util/errors.js';
 import type { ContainerConfig, Ulimit, VolumeMount } from './config.js';
+import { parseProfile, type SeccompChoice } from './seccomp/index.js';
 
 export interface RunFlags {
   detach?: boolean;
@@ -178,14 +179,52 @@ export function parseLabels(values: string[]): Record<string, string> {
   return out;
 }
 
-export function parseSecurityOpts(values: string[]): { noNewPrivileges: boolean } {
-  let noNewPrivileges = false;
+export interface SecurityOpts {
+  noNewPrivileges: boolean;
+  seccomp: SeccompChoice;
+  /** Options accepted but without effect on this host, each as one sentence to print. */
+  warnings: string[];
+}
+
+/**
+ * --security-opt, as docker takes it (KEY=VALUE, or the older KEY:VALUE):
+ *   no-new-privileges[=true|false], seccomp=unconfined|PROFILE.json,
+ *   label=disable and apparmor=unconfined (accepted with a warning: this host has neither
+ *   SELinux nor AppArmor, so there is nothing to turn off).
+ */
+export function parseSecurityOpts(
+  values: string[],
+  readFile: (path: string) => string = (p) => readFileSync(p, 'utf8'),
+): SecurityOpts {
+  const out: SecurityOpts = { noNewPrivileges: false, seccomp: { mode: 'default' }, warnings: [] };
   for (const v of values) {
-    if (v === 'no-new-privileges' || v === 'no-new-privileges:true' || v === 'no-new-privileges=true') noNewPrivileges = true;
-    else if (v === 'no-new-privileges:false' || v === 'no-new-privileges=false') noNewPrivileges = false;
-    else throw new UsageError(`unsupported --security-opt "${v}": only no-new-privileges is supported`);
+    if (v === 'no-new-privileges') {
+      out.noNewPrivileges = true;
+      continue;
+    }
+    const m = /^([a-z-]+)[=:](.*)$/s.exec(v);
+    const [key, value] = m ? [m[1]!, m[2]!] : ['', ''];
+    if (key === 'no-new-privileges' && (value === 'true' || value === 'false')) out.noNewPrivileges = value === 'true';
+    else if (key === 'seccomp' && value === 'unconfined') out.seccomp = { mode: 'unconfined' };
+    else if (key === 'seccomp' && value) {
+      let text: string;
+      try {
+        text = readFile(value);
+      } catch (err) {
+        throw new UsageError(`cannot read seccomp profile ${value}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      }
+      out.seccomp = { mode: 'profile', source: value, profile: parseProfile(text, value) };
+    } else if (key === 'label' && value === 'disable') {
+      out.warnings.push('--security-opt label=disable: tscontainer applies no SELinux labels, so there is none to disable');
+    } else if (key === 'apparmor' && value === 'unconfined') {
+      out.warnings.push('--security-opt apparmor=unconfined: tscontainer applies no AppArmor profile, so there is none to lift');
+    } else {
+      throw new UsageError(
+        `unsupported --security-opt "${v}": use no-new-privileges, seccomp=unconfined|PROFILE.json, label=disable or apparmor=unconfined`,
+      );
+    }
   }
-  return { noNewPrivileges };
+  return out;
 }
 
 /** --entrypoint "" clears it; --entrypoint x replaces it and drops the image's Cmd (docker). */

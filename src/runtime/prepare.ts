@@ -50,7 +50,7 @@ export async function prepareCreate(
   const volumes = flags.volume.map((v) => parseVolume(v));
   const ulimits = flags.ulimit.map(parseUlimit);
   const labels = parseLabels(flags.label);
-  const { noNewPrivileges } = parseSecurityOpts(flags.securityOpt);
+  const security = parseSecurityOpts(flags.securityOpt);
   const capabilities = resolveCapabilities(DEFAULT_CAPS, flags.capAdd, flags.capDrop);
   const stopTimeout = parseStopTimeout(flags.stopTimeout);
   const limits = parseCgroupLimits({
@@ -100,6 +100,7 @@ export async function prepareCreate(
     imageTopCacheId: image.topLayer?.cache_id ?? null,
     driver: image.driver,
     name,
+    warnings: security.warnings,
     config: {
       args,
       env,
@@ -111,8 +112,9 @@ export async function prepareCreate(
       openStdin: Boolean(flags.interactive),
       autoRemove: Boolean(flags.rm),
       readonlyRootfs: Boolean(flags.readOnly),
-      noNewPrivileges,
+      noNewPrivileges: security.noNewPrivileges,
       capabilities,
+      seccomp: security.seccomp,
       volumes,
       ulimits,
       limits,

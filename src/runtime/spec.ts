@@ -2,6 +2,7 @@
 // its 14 capabilities, its masked and read-only /proc and /sys paths, its /dev.
 import type { MountSpec } from '../graph/driver.js';
 import type { ContainerConfig } from './config.js';
+import { specSeccomp, type OciSeccomp } from './seccomp/index.js';
 
 export interface OciMount {
   destination: string;
@@ -31,6 +32,8 @@ export interface OciSpec {
     maskedPaths: string[];
     readonlyPaths: string[];
     rootfsPropagation: string;
+    /** absent: no filter (seccomp=unconfined) */
+    seccomp?: OciSeccomp;
   };
   annotations: Record<string, string>;
 }
@@ -125,6 +128,7 @@ export function buildSpec({ config, rootfs, etcFiles, netns }: SpecInputs): OciS
     })),
   ];
 
+  const seccomp = specSeccomp(config.seccomp, caps);
   return {
     ociVersion: '1.0.2',
     process: {
@@ -152,6 +156,7 @@ export function buildSpec({ config, rootfs, etcFiles, netns }: SpecInputs): OciS
       maskedPaths: MASKED_PATHS,
       readonlyPaths: READONLY_PATHS,
       rootfsPropagation: 'rprivate',
+      ...(seccomp ? { seccomp } : {}),
     },
     annotations: {
       'org.tscontainer.rootfs.type': rootfs.spec.type,

@@ -23,6 +23,7 @@ import { openGraph } from './graph.js';
 import { helperError, spawnHelper, type HelperProcess } from './helper.js';
 import { currentBootId, processStartTime } from './proc.js';
 import { buildSpec } from './spec.js';
+import { seccompCacheDir } from './seccomp/index.js';
 import { cgroupParent } from './cgroup.js';
 import { containerNetwork, type AttachedNetwork } from './network.js';
 
@@ -90,6 +91,7 @@ export async function startContainer(ctx: Context, row: ContainerRow, io: StartI
     if (!(io.attached && config.autoRemove)) args.push('--log', logPath(ctx, row.id));
     const oom = cgroup.oomFile();
     if (oom) args.push('--oom-file', oom);
+    if (spec.linux.seccomp) args.push('--seccomp-cache', seccompCacheDir(ctx.roots.state));
 
     // Detached, nobody waits for the exit: the monitor runs `container cleanup` when it comes.
     const exit = io.attached ? undefined : exitCommand(ctx, row.id);
