@@ -51,6 +51,7 @@ function addCreateFlags(cmd: Command): Command {
       collect,
       [],
     )
+    .option('--cgroupns <mode>', 'cgroup namespace: private (the default: its own) or host')
     .option('--stop-signal <signal>', 'signal to stop the container')
     .option('--stop-timeout <seconds>', 'seconds to wait before killing on stop')
     .option('--restart <policy>', 'restart policy: only "no" (restart policies are not supported yet)')

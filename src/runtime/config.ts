@@ -44,6 +44,8 @@ export interface ContainerConfig {
   noNewPrivileges: boolean;
   /** The capability set after --cap-add/--cap-drop (docker's 14 by default). */
   capabilities: string[];
+  /** --cgroupns: a cgroup namespace of its own (private, the default) or the host's. */
+  cgroupns?: 'private' | 'host';
   /** --security-opt seccomp=: the default profile, none, or a user's (absent: the default). */
   seccomp?: SeccompChoice;
   volumes: VolumeMount[];

@@ -39,6 +39,7 @@ export interface RunFlags {
   ulimit: string[];
   label: string[];
   securityOpt: string[];
+  cgroupns?: string;
   capAdd: string[];
   capDrop: string[];
   stopSignal?: string;
@@ -244,6 +245,12 @@ export function resolveArgs(
   if (args.length === 0)
     throw new UsageError('no command specified: the image has no Cmd or Entrypoint, give one after the image name');
   return { args, entrypoint, cmd };
+}
+
+/** --cgroupns host|private */
+export function parseCgroupns(v: string | undefined): 'private' | 'host' {
+  if (v === undefined || v === 'private' || v === 'host') return v ?? 'private';
+  throw new UsageError(`invalid --cgroupns "${v}": use private or host`);
 }
 
 export function parseStopTimeout(v: string | undefined): number {

@@ -11,6 +11,7 @@ import {
   mergeEnv,
   parseEnv,
   parseLabels,
+  parseCgroupns,
   parseSecurityOpts,
   parseStopTimeout,
   parseUlimit,
@@ -51,6 +52,7 @@ export async function prepareCreate(
   const ulimits = flags.ulimit.map(parseUlimit);
   const labels = parseLabels(flags.label);
   const security = parseSecurityOpts(flags.securityOpt);
+  const cgroupns = parseCgroupns(flags.cgroupns);
   const capabilities = resolveCapabilities(DEFAULT_CAPS, flags.capAdd, flags.capDrop);
   const stopTimeout = parseStopTimeout(flags.stopTimeout);
   const limits = parseCgroupLimits({
@@ -115,6 +117,7 @@ export async function prepareCreate(
       noNewPrivileges: security.noNewPrivileges,
       capabilities,
       seccomp: security.seccomp,
+      cgroupns,
       volumes,
       ulimits,
       limits,

@@ -3,6 +3,7 @@
 import type { MountSpec } from '../graph/driver.js';
 import type { ContainerConfig } from './config.js';
 import { specSeccomp, type OciSeccomp } from './seccomp/index.js';
+import type { CgroupView } from './cgroupview.js';
 
 export interface OciMount {
   destination: string;
@@ -88,22 +89,20 @@ export interface SpecInputs {
   etcFiles: { destination: string; source: string }[];
   /** Network namespace: undefined = a new one, 'host' = none listed, else a path to join. */
   netns?: 'host' | { path: string } | undefined;
+  /** The container's own cgroups at /sys/fs/cgroup (runtime/cgroupview.ts). */
+  cgroupView?: CgroupView;
 }
 
 /** The annotation carrying the user spec the helper resolves inside the container. */
 export const USER_ANNOTATION = 'org.tscontainer.user';
 
-export function buildSpec({ config, rootfs, etcFiles, netns }: SpecInputs): OciSpec {
+export function buildSpec({ config, rootfs, etcFiles, netns, cgroupView }: SpecInputs): OciSpec {
   // With a user spec the helper decides: it clears effective/permitted for a non-root user.
   const root = Boolean(config.userSpec) || config.user.uid === 0;
   const caps = config.capabilities;
-  const namespaces: { type: string; path?: string }[] = [
-    { type: 'pid' },
-    { type: 'ipc' },
-    { type: 'uts' },
-    { type: 'mount' },
-    { type: 'cgroup' },
-  ];
+  const namespaces: { type: string; path?: string }[] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
+  // --cgroupns private (the default): /proc/self/cgroup and the cgroup view show "/"
+  if (config.cgroupns !== 'host') namespaces.push({ type: 'cgroup' });
   if (netns === undefined) namespaces.push({ type: 'network' });
   else if (netns !== 'host') namespaces.push({ type: 'network', path: netns.path });
 
@@ -119,6 +118,7 @@ export function buildSpec({ config, rootfs, etcFiles, netns }: SpecInputs): OciS
     { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+    ...(cgroupView?.mounts ?? []),
     ...etcFiles.map((f) => ({ destination: f.destination, type: 'bind', source: f.source, options: ['rbind', 'rprivate'] })),
     ...config.volumes.map((v) => ({
       destination: v.destination,
@@ -154,7 +154,7 @@ export function buildSpec({ config, rootfs, etcFiles, netns }: SpecInputs): OciS
       namespaces,
       devices: DEVICES.map(([path, major, minor]) => ({ path, type: 'c', major, minor, fileMode: 0o666, uid: 0, gid: 0 })),
       maskedPaths: MASKED_PATHS,
-      readonlyPaths: READONLY_PATHS,
+      readonlyPaths: [...READONLY_PATHS, ...(cgroupView?.readonlyPaths ?? [])],
       rootfsPropagation: 'rprivate',
       ...(seccomp ? { seccomp } : {}),
     },

@@ -23,6 +23,7 @@ import { openGraph } from './graph.js';
 import { helperError, spawnHelper, type HelperProcess } from './helper.js';
 import { currentBootId, processStartTime } from './proc.js';
 import { buildSpec } from './spec.js';
+import { cgroupView } from './cgroupview.js';
 import { seccompCacheDir } from './seccomp/index.js';
 import { cgroupParent } from './cgroup.js';
 import { containerNetwork, type AttachedNetwork } from './network.js';
@@ -70,16 +71,19 @@ export async function startContainer(ctx: Context, row: ContainerRow, io: StartI
     for (const v of config.volumes) if (!existsSync(v.source)) mkdirSync(v.source, { recursive: true, mode: 0o755 });
     const driver = openGraph(ctx, row.driver);
     const env = config.env.some((e) => e.startsWith('HOSTNAME=')) ? config.env : [...config.env, `HOSTNAME=${network.hostname}`];
+    // the cgroup first: the spec binds its directories at /sys/fs/cgroup
+    const layout = detectCgroups();
+    const cgroup = createContainerCgroup(layout, row.id, config.limits, cgroupParent());
+    undo.push(() => cgroup.remove());
     const spec = buildSpec({
       config: { ...config, hostname: network.hostname, env },
       rootfs: driver.mountSpec(row.rw_layer),
       etcFiles: network.etcFiles,
       netns: network.netns,
+      cgroupView: cgroupView(layout, cgroup),
     });
     writeFileSync(join(dir, 'config.json'), JSON.stringify(spec));
 
-    const cgroup = createContainerCgroup(detectCgroups(), row.id, config.limits, cgroupParent());
-    undo.push(() => cgroup.remove());
     for (const w of [...cgroup.warnings, ...network.warnings]) ctx.warn(w);
 
     const args = ['run', '--bundle', dir, '--state', runDir];

@@ -3,7 +3,7 @@
 // probe.c) mounted read-only into busybox containers, with --network none throughout.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO, makeRoot, type TestRoot } from './support/cli.js';
@@ -193,6 +193,41 @@ describe('seccomp', () => {
     expect(r.stderr).toContain('SELinux');
     expect(r.stderr).toContain('AppArmor');
     const bad = await run(['--security-opt', 'apparmor=docker-default'], ['true']);
+    expect(bad.exitCode).toBe(125);
+  });
+});
+
+const v1 = existsSync('/sys/fs/cgroup/memory/memory.limit_in_bytes');
+
+describe('the cgroup view', () => {
+  it("shows the container's own limits read-only at /sys/fs/cgroup", async () => {
+    const file = v1 ? '/sys/fs/cgroup/memory/memory.limit_in_bytes' : '/sys/fs/cgroup/memory.max';
+    const r = await run(
+      ['-m', '64m'],
+      ['sh', '-c', `cat ${file}; echo 1 > ${file} || echo refused; mkdir /sys/fs/cgroup/x || echo refused`],
+    );
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toBe('67108864\nrefused\nrefused');
+    expect(r.stderr).toContain('Read-only file system');
+    if (v1) {
+      const ls = await run([], ['ls', '/sys/fs/cgroup']);
+      expect(ls.stdout.split('\n')).toEqual(
+        expect.arrayContaining(['cpu', 'cpuacct', 'cpuset', 'devices', 'freezer', 'memory', 'pids']),
+      );
+    }
+  });
+
+  it('--cgroupns private (the default) shows its group as /, --cgroupns host the host path', async () => {
+    const line = v1 ? "grep ':memory:' /proc/self/cgroup" : 'cat /proc/self/cgroup';
+    const priv = await run([], ['sh', '-c', line]);
+    expect(priv.stdout).toMatch(/:\/$/);
+    const host = await run(
+      ['--cgroupns', 'host', '-m', '32m'],
+      ['sh', '-c', `${line}; cat ${v1 ? '/sys/fs/cgroup/memory/memory.limit_in_bytes' : '/sys/fs/cgroup/memory.max'}`],
+    );
+    expect(host.exitCode, host.stderr).toBe(0);
+    expect(host.stdout).toMatch(new RegExp(`:/${t.cgroupParent}/[0-9a-f]{64}\n33554432$`));
+    const bad = await run(['--cgroupns', 'nope'], ['true']);
     expect(bad.exitCode).toBe(125);
   });
 });
