@@ -327,6 +327,21 @@ static int parse_user(struct json_object *proc, struct process_spec *p)
     return 0;
 }
 
+static int parse_oom_score_adj(struct json_object *proc, struct process_spec *p)
+{
+    struct json_object *v = member(proc, "oomScoreAdj");
+    if (want(v, json_type_int, "process.oomScoreAdj") < 0)
+        return -1;
+    if (!v)
+        return 0;
+    int64_t adj = json_object_get_int64(v);
+    if (adj < -1000 || adj > 1000)
+        return fail(EXIT_OWN_FAILURE, "%s: process.oomScoreAdj must be from -1000 to 1000", doc_name);
+    p->has_oom_score_adj = true;
+    p->oom_score_adj = (int)adj;
+    return 0;
+}
+
 static int parse_process(struct json_object *proc, struct process_spec *p)
 {
     memset(p, 0, sizeof *p);
@@ -339,6 +354,7 @@ static int parse_process(struct json_object *proc, struct process_spec *p)
         get_strings(proc, "env", "process.env", &p->env, NULL) < 0 ||
         get_string(proc, "cwd", "process.cwd", &p->cwd) < 0 ||
         get_bool(proc, "noNewPrivileges", "process.noNewPrivileges", &p->no_new_privileges) < 0 ||
+        parse_oom_score_adj(proc, p) < 0 ||
         parse_user(proc, p) < 0 || parse_caps(proc, p) < 0 || parse_rlimits(proc, p) < 0)
         return -1;
     if (!p->args[0])
@@ -435,6 +451,30 @@ static int parse_devices(struct json_object *lx, struct container_spec *s)
     return 0;
 }
 
+/* linux.sysctl: {"net.ipv4.ip_forward": "1", ...} */
+static int parse_sysctl(struct json_object *lx, struct container_spec *s)
+{
+    struct json_object *map = member(lx, "sysctl");
+    if (want(map, json_type_object, "linux.sysctl") < 0)
+        return -1;
+    size_t n = map ? (size_t)json_object_object_length(map) : 0;
+    if (!(s->sysctl_keys = zalloc(n + 1, sizeof *s->sysctl_keys)) ||
+        !(s->sysctl_values = zalloc(n + 1, sizeof *s->sysctl_values)))
+        return -1;
+    if (!map)
+        return 0;
+    json_object_object_foreach(map, key, value) {
+        if (!json_object_is_type(value, json_type_string))
+            return fail(EXIT_OWN_FAILURE, "%s: linux.sysctl[\"%s\"] must be a string", doc_name, key);
+        /* a key names a file under /proc/sys: no way out of it */
+        if (!key[0] || strstr(key, "..") || key[0] == '.' || key[0] == '/')
+            return fail(EXIT_OWN_FAILURE, "%s: invalid sysctl name \"%s\"", doc_name, key);
+        s->sysctl_keys[s->n_sysctls] = key;
+        s->sysctl_values[s->n_sysctls++] = json_object_get_string(value);
+    }
+    return 0;
+}
+
 static const struct { const char *name; unsigned long flags; } propagations[] = {
     {"private", MS_PRIVATE},  {"rprivate", MS_PRIVATE | MS_REC},
     {"slave", MS_SLAVE},      {"rslave", MS_SLAVE | MS_REC},
@@ -450,7 +490,7 @@ static int parse_linux(struct json_object *lx, struct container_spec *s)
         get_strings(lx, "maskedPaths", "linux.maskedPaths", &s->masked_paths, &s->n_masked_paths) < 0 ||
         get_strings(lx, "readonlyPaths", "linux.readonlyPaths", &s->readonly_paths, &s->n_readonly_paths) < 0 ||
         get_string(lx, "rootfsPropagation", "linux.rootfsPropagation", &prop) < 0 ||
-        parse_seccomp(member(lx, "seccomp"), &s->process.seccomp) < 0)
+        parse_seccomp(member(lx, "seccomp"), &s->process.seccomp) < 0 || parse_sysctl(lx, s) < 0)
         return -1;
     s->rootfs_propagation = MS_PRIVATE | MS_REC;
     if (prop && prop[0]) {
@@ -512,14 +552,17 @@ static int parse_root(struct json_object *root, const char *bundle, struct conta
 
 static int parse_annotations(struct json_object *root, struct container_spec *s)
 {
+    const char *init = NULL;
     struct json_object *a = member(root, "annotations");
     if (want(a, json_type_object, "annotations") < 0 ||
         get_string(a, "org.tscontainer.rootfs.type", "the rootfs.type annotation", &s->rootfs_type) < 0 ||
         get_string(a, "org.tscontainer.rootfs.source", "the rootfs.source annotation", &s->rootfs_source) < 0 ||
         get_string(a, "org.tscontainer.rootfs.data", "the rootfs.data annotation", &s->rootfs_data) < 0 ||
         get_string(a, "org.tscontainer.rootfs.cwd", "the rootfs.cwd annotation", &s->rootfs_cwd) < 0 ||
-        get_string(a, "org.tscontainer.user", "the user annotation", &s->process.user_spec) < 0)
+        get_string(a, "org.tscontainer.user", "the user annotation", &s->process.user_spec) < 0 ||
+        get_string(a, "org.tscontainer.init", "the init annotation", &init) < 0)
         return -1;
+    s->init = init && strcmp(init, "true") == 0;
     if (s->rootfs_type && !s->rootfs_type[0])
         s->rootfs_type = NULL;
     if (s->rootfs_type && !s->rootfs_source)

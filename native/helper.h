@@ -16,6 +16,7 @@
  *   monitor.c  relay stdio, JSON-lines log, forward signals, reap, exit.json
  *   pty.c      pseudo-terminals: open, raw mode, window size, passing the master fd
  *   exec.c     `exec`: join a running container's cgroups and namespaces, fork, exec
+ *   init.c     --init (a pid 1 that reaps and forwards signals) and linux.sysctl
  */
 #ifndef TSC_HELPER_H
 #define TSC_HELPER_H
@@ -90,6 +91,8 @@ struct process_spec {
     struct rlimit_entry *rlimits;
     size_t n_rlimits;
     bool no_new_privileges;
+    bool has_oom_score_adj;
+    int oom_score_adj;     /* process.oomScoreAdj: -1000..1000 */
     const char *user_spec; /* annotation org.tscontainer.user: resolve in the container */
     struct seccomp_spec seccomp;    /* linux.seccomp (run) or our `seccomp` member (exec) */
     struct seccomp_program filter;  /* compiled from it before the last steps */
@@ -132,6 +135,9 @@ struct container_spec {
     const char **readonly_paths;
     size_t n_readonly_paths;
     unsigned long rootfs_propagation; /* MS_PRIVATE|MS_REC unless linux.rootfsPropagation */
+    const char **sysctl_keys, **sysctl_values; /* linux.sysctl */
+    size_t n_sysctls;
+    bool init; /* annotation org.tscontainer.init: pid 1 is our init (init.c), the process pid 2 */
     const char *rootfs_type, *rootfs_source, *rootfs_data, *rootfs_cwd; /* annotations */
 };
 
@@ -221,7 +227,18 @@ struct console {
     bool wanted;
     int master, slave; /* filled in by mounts_setup when wanted */
 };
-int mounts_setup(const struct container_spec *spec, struct console *console);
+/* *proc_sys: an O_PATH fd on /proc/sys opened before it is made read-only (for linux.sysctl,
+   written after "go" once the network is attached), or -1 */
+int mounts_setup(const struct container_spec *spec, struct console *console, int *proc_sys);
+
+/* ---- init.c ------------------------------------------------------------ */
+
+/* linux.sysctl through the fd mounts_setup kept */
+int sysctls_apply(const struct container_spec *spec, int proc_sys);
+/* --init: fork the process (which execs) and stay as pid 1: reap, forward, exit as it did */
+void init_run(struct process_spec *proc, const sigset_t *exec_mask, int err_fd) __attribute__((noreturn));
+/* main.c: overwrite our command line, as ps inside the container shows it */
+void set_process_title(const char *title);
 
 /* ---- caps.c ------------------------------------------------------------ */
 

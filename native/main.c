@@ -99,8 +99,25 @@ static int parse_exec(int argc, char **argv, struct exec_options *o)
     return 0;
 }
 
+/* Our argv strings lie end to end in memory; /proc/PID/cmdline shows that memory. */
+static char *title_start;
+static size_t title_len;
+
+void set_process_title(const char *title)
+{
+    if (!title_start)
+        return;
+    /* overwrite in place (no privilege needed, unlike PR_SET_MM): the title, then NULs */
+    memset(title_start, 0, title_len);
+    strncpy(title_start, title, title_len - 1);
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 0 && argv[0]) {
+        title_start = argv[0];
+        title_len = (size_t)(argv[argc - 1] + strlen(argv[argc - 1]) + 1 - argv[0]);
+    }
     /* First of all: run only from a sealed copy of ourselves (CVE-2019-5736). */
     if (sealed_reexec(argv) < 0) {
         report_init();

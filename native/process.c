@@ -6,6 +6,7 @@
 #include "helper.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,6 +26,25 @@ static int apply_rlimits(const struct process_spec *p)
                         p->rlimits[i].name, (unsigned long long)rl.rlim_cur,
                         (unsigned long long)rl.rlim_max);
     }
+    return 0;
+}
+
+/* The OOM killer's bias for this process and its children (-1000: never; 1000: first). */
+static int set_oom_score_adj(int adj)
+{
+    char buf[16];
+    int n = snprintf(buf, sizeof buf, "%d", adj);
+    int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write_all(fd, buf, (size_t)n) < 0) {
+        /* lowering it below what it was needs CAP_SYS_RESOURCE, which root may not have */
+        int err = errno;
+        if (fd >= 0)
+            close(fd);
+        errno = err;
+        return fail(EXIT_OWN_FAILURE, "set oom_score_adj to %d: %m%s", adj,
+                    err == EACCES ? " (lowering it needs CAP_SYS_RESOURCE)" : "");
+    }
+    close(fd);
     return 0;
 }
 
@@ -50,6 +70,8 @@ int process_setup(struct process_spec *p)
     if (p->user_spec && p->user_spec[0] && user_resolve(p) < 0)
         return -1;
     if (apply_rlimits(p) < 0)
+        return -1;
+    if (p->has_oom_score_adj && set_oom_score_adj(p->oom_score_adj) < 0)
         return -1;
     /* chdir while still root, so the directory may belong to anyone */
     if (chdir(p->cwd) < 0)

@@ -40,6 +40,14 @@ export interface RunFlags {
   label: string[];
   securityOpt: string[];
   cgroupns?: string;
+  privileged?: boolean;
+  device: string[];
+  deviceCgroupRule: string[];
+  tmpfs: string[];
+  shmSize?: string;
+  sysctl: string[];
+  init?: boolean;
+  oomScoreAdj?: string;
   capAdd: string[];
   capDrop: string[];
   stopSignal?: string;
@@ -245,6 +253,100 @@ export function resolveArgs(
   if (args.length === 0)
     throw new UsageError('no command specified: the image has no Cmd or Entrypoint, give one after the image name');
   return { args, entrypoint, cmd };
+}
+
+/** The mount flags a --tmpfs option may name (everything else must be KEY=VALUE below). */
+const TMPFS_FLAGS = new Set([
+  'ro',
+  'rw',
+  'exec',
+  'noexec',
+  'suid',
+  'nosuid',
+  'dev',
+  'nodev',
+  'sync',
+  'async',
+  'dirsync',
+  'atime',
+  'noatime',
+  'diratime',
+  'nodiratime',
+  'relatime',
+  'norelatime',
+  'strictatime',
+  'nostrictatime',
+]);
+const TMPFS_DATA: Record<string, RegExp> = {
+  size: /^\d+[kmg%]?$/i,
+  nr_blocks: /^\d+[kmg]?$/i,
+  nr_inodes: /^\d+[kmg]?$/i,
+  mode: /^[0-7]{3,4}$/,
+  uid: /^\d+$/,
+  gid: /^\d+$/,
+};
+
+/** --tmpfs /run[:size=16m,mode=1777,...]: docker's defaults nosuid,nodev,noexec, then the user's. */
+export function parseTmpfs(spec: string): { destination: string; options: string[] } {
+  const colon = spec.indexOf(':');
+  const dst = colon < 0 ? spec : spec.slice(0, colon);
+  const opts =
+    colon < 0
+      ? []
+      : spec
+          .slice(colon + 1)
+          .split(',')
+          .filter(Boolean);
+  if (!isAbsolute(dst)) throw new UsageError(`invalid --tmpfs "${spec}": the container path must be absolute`);
+  if (normalize(dst) === '/') throw new UsageError(`invalid --tmpfs "${spec}": cannot mount over /`);
+  for (const o of opts) {
+    const eq = o.indexOf('=');
+    const ok = eq < 0 ? TMPFS_FLAGS.has(o) : TMPFS_DATA[o.slice(0, eq)]?.test(o.slice(eq + 1));
+    if (!ok) throw new UsageError(`invalid --tmpfs "${spec}": unknown or bad option "${o}"`);
+  }
+  return { destination: normalize(dst), options: ['nosuid', 'nodev', 'noexec', ...opts] };
+}
+
+/** docker's namespaced sysctls: the IPC ones, fs.mqueue.*, net.* and kernel.domainname. */
+const IPC_SYSCTLS = new Set([
+  'kernel.msgmax',
+  'kernel.msgmnb',
+  'kernel.msgmni',
+  'kernel.sem',
+  'kernel.shmall',
+  'kernel.shmmax',
+  'kernel.shmmni',
+  'kernel.shm_rmid_forced',
+]);
+
+/** --sysctl KEY=VALUE, as docker validates it; `network` is the --network mode. */
+export function parseSysctls(values: string[], network: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const v of values) {
+    const eq = v.indexOf('=');
+    const key = eq < 0 ? v : v.slice(0, eq).trim();
+    if (eq < 0 || !/^[a-z0-9_]+(\.[a-zA-Z0-9_-]+)+$/.test(key))
+      throw new UsageError(`invalid --sysctl "${v}": expected KEY=VALUE, e.g. net.ipv4.ip_forward=1`);
+    const isNet = key.startsWith('net.');
+    if (!IPC_SYSCTLS.has(key) && !key.startsWith('fs.mqueue.') && !isNet && key !== 'kernel.domainname') {
+      throw new UsageError(`sysctl "${key}" is not allowed: it is not namespaced, so it would change the host`);
+    }
+    if (isNet && (network === 'host' || network.startsWith('container:'))) {
+      throw new UsageError(
+        `sysctl "${key}" is not allowed with --network ${network}: the network namespace is not the container's own`,
+      );
+    }
+    out[key] = v.slice(eq + 1);
+  }
+  return out;
+}
+
+/** --oom-score-adj -1000..1000 */
+export function parseOomScoreAdj(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = /^-?\d+$/.test(v) ? Number(v) : NaN;
+  if (!(n >= -1000 && n <= 1000)) throw new UsageError(`invalid --oom-score-adj "${v}": the range is -1000 to 1000`);
+  return n;
 }
 
 /** --cgroupns host|private */

@@ -1,6 +1,8 @@
 // From `run`/`create` flags and the image to a CreateRequest: every flag is validated before
 // anything is made, and the image's defaults are merged as docker merges them.
-import { parseCgroupLimits } from '../cgroups/index.js';
+import { readFileSync } from 'node:fs';
+import { parseCgroupLimits, parseMemory } from '../cgroups/index.js';
+import { hostDevice, parseDevice, parseDeviceCgroupRule } from './devices.js';
 import { UsageError } from '../util/errors.js';
 import type { ContainerConfig } from './config.js';
 import type { CreateRequest } from './create.js';
@@ -11,8 +13,12 @@ import {
   mergeEnv,
   parseEnv,
   parseLabels,
+  ALL_CAPS,
   parseCgroupns,
+  parseOomScoreAdj,
   parseSecurityOpts,
+  parseSysctls,
+  parseTmpfs,
   parseStopTimeout,
   parseUlimit,
   parseUserSpec,
@@ -53,7 +59,18 @@ export async function prepareCreate(
   const labels = parseLabels(flags.label);
   const security = parseSecurityOpts(flags.securityOpt);
   const cgroupns = parseCgroupns(flags.cgroupns);
-  const capabilities = resolveCapabilities(DEFAULT_CAPS, flags.capAdd, flags.capDrop);
+  const privileged = Boolean(flags.privileged);
+  // --privileged: every capability and no filter, whatever else was asked (as docker)
+  const capabilities = privileged ? hostCapabilities() : resolveCapabilities(DEFAULT_CAPS, flags.capAdd, flags.capDrop);
+  const seccomp = privileged ? ({ mode: 'unconfined' } as const) : security.seccomp;
+  const devices = (flags.device ?? []).map(parseDevice);
+  for (const d of devices) hostDevice(d); // a typo fails now, not at start
+  const deviceRules = (flags.deviceCgroupRule ?? []).map(parseDeviceCgroupRule);
+  const tmpfs = (flags.tmpfs ?? []).map(parseTmpfs);
+  const shmSizeBytes = flags.shmSize === undefined ? undefined : parseMemory(flags.shmSize);
+  if (shmSizeBytes === 0) throw new UsageError('invalid --shm-size: it must be greater than 0');
+  const sysctls = parseSysctls(flags.sysctl ?? [], flags.network ?? 'bridge');
+  const oomScoreAdj = parseOomScoreAdj(flags.oomScoreAdj);
   const stopTimeout = parseStopTimeout(flags.stopTimeout);
   const limits = parseCgroupLimits({
     memory: flags.memory,
@@ -64,6 +81,7 @@ export async function prepareCreate(
     cpusetMems: flags.cpusetMems,
     pidsLimit: flags.pidsLimit,
   });
+  if (deviceRules.length > 0) limits.devices = [...(limits.devices ?? []), ...deviceRules];
   const hostname = flags.hostname === undefined ? '' : validateHostname(flags.hostname);
   const network = {
     mode: flags.network ?? 'bridge',
@@ -116,8 +134,15 @@ export async function prepareCreate(
       readonlyRootfs: Boolean(flags.readOnly),
       noNewPrivileges: security.noNewPrivileges,
       capabilities,
-      seccomp: security.seccomp,
+      seccomp,
       cgroupns,
+      privileged,
+      devices,
+      tmpfs,
+      ...(shmSizeBytes !== undefined ? { shmSizeBytes } : {}),
+      sysctls,
+      init: Boolean(flags.init),
+      ...(oomScoreAdj !== undefined ? { oomScoreAdj } : {}),
       volumes,
       ulimits,
       limits,
@@ -130,6 +155,16 @@ export async function prepareCreate(
       cmd,
     },
   };
+}
+
+/**
+ * "Every capability" for --privileged: every one in our own bounding set, which is all a child
+ * of ours can ever hold (root here has no CAP_SYS_RESOURCE, for one).
+ */
+function hostCapabilities(): string[] {
+  const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  const mask = m ? BigInt(`0x${m[1]}`) : 0n;
+  return ALL_CAPS.filter((_c, i) => (mask >> BigInt(i)) & 1n);
 }
 
 /**

@@ -24,6 +24,7 @@ import { helperError, spawnHelper, type HelperProcess } from './helper.js';
 import { currentBootId, processStartTime } from './proc.js';
 import { buildSpec } from './spec.js';
 import { cgroupView } from './cgroupview.js';
+import { containerDevices } from './devices.js';
 import { seccompCacheDir } from './seccomp/index.js';
 import { cgroupParent } from './cgroup.js';
 import { containerNetwork, type AttachedNetwork } from './network.js';
@@ -73,14 +74,17 @@ export async function startContainer(ctx: Context, row: ContainerRow, io: StartI
     const env = config.env.some((e) => e.startsWith('HOSTNAME=')) ? config.env : [...config.env, `HOSTNAME=${network.hostname}`];
     // the cgroup first: the spec binds its directories at /sys/fs/cgroup
     const layout = detectCgroups();
-    const cgroup = createContainerCgroup(layout, row.id, config.limits, cgroupParent());
+    const devices = containerDevices(config, layout.version);
+    const limits = { ...config.limits, devices: [...(config.limits.devices ?? []), ...devices.rules] };
+    const cgroup = createContainerCgroup(layout, row.id, limits, cgroupParent());
     undo.push(() => cgroup.remove());
     const spec = buildSpec({
       config: { ...config, hostname: network.hostname, env },
       rootfs: driver.mountSpec(row.rw_layer),
       etcFiles: network.etcFiles,
       netns: network.netns,
-      cgroupView: cgroupView(layout, cgroup),
+      cgroupView: cgroupView(layout, cgroup, Boolean(config.privileged)),
+      devices: devices.nodes,
     });
     writeFileSync(join(dir, 'config.json'), JSON.stringify(spec));
 

@@ -3,7 +3,7 @@
 // probe.c) mounted read-only into busybox containers, with --network none throughout.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO, makeRoot, type TestRoot } from './support/cli.js';
@@ -229,5 +229,126 @@ describe('the cgroup view', () => {
     expect(host.stdout).toMatch(new RegExp(`:/${t.cgroupParent}/[0-9a-f]{64}\n33554432$`));
     const bad = await run(['--cgroupns', 'nope'], ['true']);
     expect(bad.exitCode).toBe(125);
+  });
+});
+
+describe('--privileged', () => {
+  const script =
+    'mkdir -p /mnt; mount -t tmpfs t /mnt && echo mounted; ls /dev/loop0 >/dev/null 2>&1 && echo loop0; ' +
+    'grep Seccomp: /proc/self/status; grep " /sys " /proc/self/mountinfo | grep -q " rw," && echo sys-rw; ' +
+    'grep -qE " /proc/(kcore|keys|timer_list|sched_debug) | /sys/firmware " /proc/self/mountinfo || echo unmasked';
+  it('the default refuses mounts, host devices, a writable /sys', async () => {
+    const r = await run([], ['sh', '-c', script]);
+    expect(r.stdout).toMatch(/^Seccomp:\s+2$/);
+    expect(r.stderr).toMatch(/permission denied|Operation not permitted/i);
+  });
+
+  it('--privileged gives every capability, no filter, host devices, rw /sys, nothing masked', async () => {
+    const r = await run(['--privileged'], ['sh', '-c', script]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^mounted\n(loop0\n)?Seccomp:\s+0\nsys-rw\nunmasked$/);
+    if (existsSync('/dev/loop0')) expect(r.stdout).toContain('loop0');
+  });
+});
+
+describe('devices', () => {
+  const loop = existsSync('/dev/loop0') && existsSync('/dev/fuse');
+  it.skipIf(!loop)(
+    '--device HOST[:CONTAINER[:rwm]] adds the host node with its numbers and owner, limited by the cgroup',
+    async () => {
+      const none = await run([], ['ls', '/dev/fuse']);
+      expect(none.exitCode).not.toBe(0);
+      const r = await run(
+        ['--device', '/dev/fuse', '--device', '/dev/loop0:/dev/xloop:r'],
+        [
+          'sh',
+          '-c',
+          'ls -ln /dev/fuse /dev/xloop; head -c 1 /dev/xloop >/dev/null && echo read-ok; echo x > /dev/xloop || echo write-refused',
+        ],
+      );
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/^c.* 0 +0 +10, +229 .*\/dev\/fuse\nb.* 0 +0 +7, +0 .*\/dev\/xloop\nread-ok\nwrite-refused$/);
+      const bad = await run(['--device', '/dev/nonexistent'], ['true']);
+      expect(bad.exitCode).toBe(125);
+      expect(bad.stderr).toContain('/dev/nonexistent');
+    },
+  );
+
+  it.skipIf(!loop || !v1)(
+    "docker's default device list refuses a node made with mknod; --device-cgroup-rule allows it",
+    async () => {
+      const script = 'mknod /tmp/l b 7 0 && head -c 1 /tmp/l >/dev/null && echo opened';
+      const deny = await run([], ['sh', '-c', script]);
+      expect(deny.stdout).toBe('');
+      expect(deny.stderr).toContain('Operation not permitted');
+      const allow = await run(['--device-cgroup-rule', 'b 7:0 r'], ['sh', '-c', script]);
+      expect(allow.stdout).toBe('opened');
+      expect((await run(['--device-cgroup-rule', 'x 1:2 q'], ['true'])).exitCode).toBe(125);
+    },
+  );
+});
+
+describe('mounts and limits', () => {
+  it('--tmpfs with options, --read-only with a tmpfs, --shm-size', async () => {
+    const r = await run(
+      ['--tmpfs', '/run:size=16m,mode=1777'],
+      ['sh', '-c', "df -k /run | tail -1 | awk '{print $2}'; stat -c %a /run"],
+    );
+    expect(r.stdout).toBe('16384\n1777');
+    const ro = await run(['--read-only', '--tmpfs', '/tmp'], ['sh', '-c', 'touch /tmp/ok && echo tmp-ok; touch /x 2>&1']);
+    expect(ro.stdout).toMatch(/^tmp-ok\n.*Read-only file system/);
+    const shm = await run(['--shm-size', '16m'], ['sh', '-c', "df -k /dev/shm | tail -1 | awk '{print $2}'"]);
+    expect(shm.stdout).toBe('16384');
+    expect((await run(['--tmpfs', '/run:size=lots'], ['true'])).exitCode).toBe(125);
+  });
+
+  it('--sysctl sets namespaced values only, and /proc/sys stays read-only', async () => {
+    const before = readFileSync('/proc/sys/kernel/shmmax', 'utf8');
+    const r = await run(
+      ['--sysctl', 'net.ipv4.ip_unprivileged_port_start=80', '--sysctl', 'kernel.shmmax=1000000'],
+      [
+        'sh',
+        '-c',
+        'cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/kernel/shmmax; (echo 1 > /proc/sys/kernel/shmmax) 2>&1',
+      ],
+    );
+    expect(r.stdout).toMatch(/^80\n1000000\n.*Read-only file system/);
+    expect(readFileSync('/proc/sys/kernel/shmmax', 'utf8')).toBe(before);
+    const host = await run(['--sysctl', 'kernel.panic=1'], ['true']);
+    expect(host.exitCode).toBe(125);
+    expect(host.stderr).toContain('not namespaced');
+    const hostNet = await t.run(['run', '--rm', '--network', 'host', '--sysctl', 'net.ipv4.ip_forward=1', 'busybox', 'true']);
+    expect(hostNet.exitCode).toBe(125);
+  });
+
+  it('--oom-score-adj', async () => {
+    const r = await run(['--oom-score-adj', '500'], ['cat', '/proc/self/oom_score_adj']);
+    expect(r.stdout).toBe('500');
+    expect((await run(['--oom-score-adj', '1001'], ['true'])).exitCode).toBe(125);
+  });
+});
+
+describe('--init', () => {
+  const states = 'for f in /proc/[0-9]*/stat; do cut -d" " -f1-3 $f; done';
+  it("pid 1 is a small init; the command is pid 2 and its exit code is the container's", async () => {
+    const r = await run(['--init'], ['ps', '-o', 'pid,comm']);
+    expect(r.stdout.split('\n').map((l) => l.trim())).toEqual(['PID   COMMAND', '1 init', '2 ps']);
+    expect((await run(['--init'], ['sh', '-c', 'exit 3'])).exitCode).toBe(3);
+    expect((await run(['--init'], ['nosuchcmd'])).exitCode).toBe(127);
+  });
+
+  it("reaps orphans (without it they stay zombies) and forwards stop's SIGTERM", async () => {
+    const cmd = ['sh', '-c', '(sleep 0.1 &); exec sleep 30'];
+    const plain = await t.run(['run', '-d', '--network', 'none', 'busybox', ...cmd]);
+    const init = await t.run(['run', '-d', '--network', 'none', '--init', 'busybox', ...cmd]);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect((await t.run(['exec', plain.stdout, 'sh', '-c', states])).stdout).toMatch(/\(sleep\) Z/);
+    expect((await t.run(['exec', init.stdout, 'sh', '-c', states])).stdout).not.toMatch(/ Z/);
+    // sleep as pid 2 dies of SIGTERM at once: 143, long before the 10 s timeout
+    const started = Date.now();
+    expect((await t.run(['stop', '-t', '10', init.stdout])).exitCode).toBe(0);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect((await t.run(['inspect', '-f', '{{.State.ExitCode}}', init.stdout])).stdout).toBe('143');
+    await t.run(['rm', '-f', plain.stdout, init.stdout]);
   });
 });
