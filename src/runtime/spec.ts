@@ -101,6 +101,13 @@ export interface SpecInputs {
 /** The annotation asking the helper to run its init as pid 1 (--init). */
 export const INIT_ANNOTATION = 'org.tscontainer.init';
 
+/** Sorts mounts by the number of components of their destination, keeping the given order
+ *  among equals (Array.prototype.sort is stable), as docker's sortMounts does. */
+function byDepth(mounts: OciMount[]): OciMount[] {
+  const depth = (m: OciMount) => m.destination.split('/').filter(Boolean).length;
+  return [...mounts].sort((a, b) => depth(a) - depth(b));
+}
+
 /** The annotation carrying the user spec the helper resolves inside the container. */
 export const USER_ANNOTATION = 'org.tscontainer.user';
 
@@ -134,14 +141,18 @@ export function buildSpec({ config, rootfs, etcFiles, netns, cgroupView, devices
       options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${config.shmSizeBytes ?? 64 * 1024 * 1024}`],
     },
     ...(cgroupView?.mounts ?? []),
-    ...etcFiles.map((f) => ({ destination: f.destination, type: 'bind', source: f.source, options: ['rbind', 'rprivate'] })),
-    ...config.volumes.map((v) => ({
-      destination: v.destination,
-      type: 'bind',
-      source: v.source,
-      options: ['rbind', 'rprivate', v.readonly ? 'ro' : 'rw'],
-    })),
-    ...(config.tmpfs ?? []).map((t) => ({ destination: t.destination, type: 'tmpfs', source: 'tmpfs', options: t.options })),
+    // The user's mounts in docker's order: by depth of the destination (stable), so a volume
+    // on /etc never hides the /etc/hosts, /etc/resolv.conf and /etc/hostname binds.
+    ...byDepth([
+      ...etcFiles.map((f) => ({ destination: f.destination, type: 'bind', source: f.source, options: ['rbind', 'rprivate'] })),
+      ...config.volumes.map((v) => ({
+        destination: v.destination,
+        type: 'bind',
+        source: v.source,
+        options: ['rbind', 'rprivate', v.readonly ? 'ro' : 'rw'],
+      })),
+      ...(config.tmpfs ?? []).map((t) => ({ destination: t.destination, type: 'tmpfs', source: 'tmpfs', options: t.options })),
+    ]),
   ];
   // docker's six, then the extra ones (an extra one of the same path wins)
   const nodes = new Map<string, SpecDevice>(

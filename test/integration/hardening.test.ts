@@ -352,3 +352,80 @@ describe('--init', () => {
     await t.run(['rm', '-f', plain.stdout, init.stdout]);
   });
 });
+
+describe('escape checks', () => {
+  it("the helper's binary is neither reachable nor writable from inside, with or without --init", async () => {
+    const helper = join(REPO, 'native/build/tscontainer-helper');
+    const before = readFileSync(helper);
+    // without --init no process of ours is in the container's pid namespace at all
+    const plain = await run([], ['sh', '-c', 'for p in /proc/[0-9]*; do readlink $p/exe; done']);
+    expect(plain.stdout).not.toMatch(/tscontainer|memfd/);
+    // with --init pid 1 is the helper's sealed copy, and not dumpable: root cannot open it
+    const init = await run(
+      ['--init'],
+      [
+        'sh',
+        '-c',
+        'readlink /proc/1/exe || echo no-link; cat /proc/1/exe > /dev/null || echo no-read; (echo x > /proc/1/exe) 2>/dev/null || echo no-write',
+      ],
+    );
+    expect(init.stdout).toBe('no-link\nno-read\nno-write');
+    const c = await t.run(['run', '-d', '--network', 'none', 'busybox', 'sleep', '30']);
+    const viaExec = await t.run(['exec', c.stdout, 'sh', '-c', 'for p in /proc/[0-9]*; do readlink $p/exe; done']);
+    expect(viaExec.stdout).not.toMatch(/tscontainer|memfd/);
+    await t.run(['rm', '-f', c.stdout]);
+    expect(readFileSync(helper).equals(before)).toBe(true);
+  });
+
+  it('a symlink in the image under a volume target resolves inside the container, never on the host', async () => {
+    const hostSide = mkdtempSync(join(tmpdir(), 'tsc-hostside-'));
+    const src = mkdtempSync(join(tmpdir(), 'tsc-vol-'));
+    const rootfs = mkdtempSync(join(tmpdir(), 'tsc-evil-'));
+    try {
+      await execa('tar', ['-xf', join(REPO, 'images/busybox/out/layer.tar'), '-C', rootfs]);
+      await execa('ln', ['-s', hostSide, join(rootfs, 'abs')]);
+      await execa('ln', ['-s', '../../../../../../../..' + hostSide, join(rootfs, 'rel')]);
+      await execa('tar', ['-cf', join(src, 'evil.tar'), '-C', rootfs, '.']);
+      const imp = await t.run(['import', join(src, 'evil.tar'), 'evil:1']);
+      expect(imp.exitCode, imp.stderr).toBe(0);
+      writeFileSync(join(src, 'marker'), 'from the volume\n');
+      const r = await t.run([
+        'run',
+        '--rm',
+        '--network',
+        'none',
+        '-v',
+        `${src}:/abs/inner`,
+        '-v',
+        `${src}:/rel/inner2:ro`,
+        'evil:1',
+        'sh',
+        '-c',
+        `cat /abs/inner/marker /rel/inner2/marker; ls -d ${hostSide}/inner ${hostSide}/inner2`,
+      ]);
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stdout.split('\n')).toEqual(['from the volume', 'from the volume', `${hostSide}/inner`, `${hostSide}/inner2`]);
+      // on the host nothing was created or mounted there
+      expect(readdirSync(hostSide)).toEqual([]);
+    } finally {
+      await t.run(['rmi', 'evil:1']);
+      for (const d of [hostSide, src, rootfs]) rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it("a volume over /etc keeps the container's /etc/hosts, /etc/hostname and /etc/resolv.conf on top", async () => {
+    const etc = mkdtempSync(join(tmpdir(), 'tsc-etc-'));
+    try {
+      writeFileSync(join(etc, 'hosts'), 'not the container hosts\n');
+      const r = await run(
+        ['--hostname', 'h9', '-v', `${etc}:/etc`],
+        ['sh', '-c', 'cat /etc/hostname; grep -c localhost /etc/hosts'],
+      );
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/^h9\n[1-9]/);
+      expect(readFileSync(join(etc, 'hosts'), 'utf8')).toBe('not the container hosts\n');
+    } finally {
+      rmSync(etc, { recursive: true, force: true });
+    }
+  });
+});
