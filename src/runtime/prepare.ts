@@ -19,6 +19,7 @@ import {
   parseSecurityOpts,
   parseSysctls,
   parseTmpfs,
+  parseUserns,
   parseStopTimeout,
   parseUlimit,
   parseUserSpec,
@@ -60,6 +61,7 @@ export async function prepareCreate(
   const security = parseSecurityOpts(flags.securityOpt);
   const cgroupns = parseCgroupns(flags.cgroupns);
   const privileged = Boolean(flags.privileged);
+  parseUserns(flags.userns, privileged);
   // --privileged: every capability and no filter, whatever else was asked (as docker)
   const capabilities = privileged ? hostCapabilities() : resolveCapabilities(DEFAULT_CAPS, flags.capAdd, flags.capDrop);
   const seccomp = privileged ? ({ mode: 'unconfined' } as const) : security.seccomp;
