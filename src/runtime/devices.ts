@@ -65,8 +65,12 @@ function nodeOf(st: Stats, path: string): SpecDevice | undefined {
   };
 }
 
-/** The host's node for --device, checked (at create, and again at start). */
-export function hostDevice(m: DeviceMapping): SpecDevice {
+/**
+ * The host's node(s) for --device, checked (at create, and again at start). A directory
+ * (`--device /dev/snd`) gives every node below it, at the same place under the container path,
+ * as docker does.
+ */
+export function hostDevices(m: DeviceMapping): SpecDevice[] {
   let st: Stats;
   try {
     st = lstatSync(m.hostPath);
@@ -75,9 +79,14 @@ export function hostDevice(m: DeviceMapping): SpecDevice {
       `--device ${m.hostPath}: ${(err as NodeJS.ErrnoException).code ?? String(err)}: no such device on the host`,
     );
   }
+  if (st.isDirectory()) {
+    const nodes = allHostDevices(m.hostPath).map((d) => ({ ...d, path: join(m.containerPath, d.path.slice(m.hostPath.length)) }));
+    if (nodes.length === 0) throw new UsageError(`--device ${m.hostPath}: the directory holds no device`);
+    return nodes;
+  }
   const node = nodeOf(st, m.containerPath);
   if (!node) throw new UsageError(`--device ${m.hostPath}: not a character or block device`);
-  return node;
+  return [node];
 }
 
 /** The cgroup rule that lets the container use a node. */
@@ -85,7 +94,8 @@ export function ruleFor(d: SpecDevice, access: string): DeviceRule {
   return { type: d.type, major: d.major, minor: d.minor, access };
 }
 
-/** Every device node of the host's /dev, as --privileged gives them (docker skips the same). */
+/** Every device node of the host's /dev (or of `dir`), as --privileged gives them; the ones
+ *  the container has its own of are skipped, as docker skips them. */
 export function allHostDevices(dir = '/dev'): SpecDevice[] {
   const skip = new Set(['/dev/pts', '/dev/shm', '/dev/mqueue', '/dev/console', '/dev/ptmx']);
   const out: SpecDevice[] = [];
@@ -132,9 +142,10 @@ export function containerDevices(
     if (cgroupVersion === 1) rules.push({ type: 'a', major: '*', minor: '*', access: 'rwm' });
   }
   for (const m of config.devices ?? []) {
-    const node = hostDevice(m);
-    nodes.push(node);
-    if (!config.privileged) rules.push(ruleFor(node, m.access));
+    for (const node of hostDevices(m)) {
+      nodes.push(node);
+      if (!config.privileged) rules.push(ruleFor(node, m.access));
+    }
   }
   return { nodes, rules };
 }

@@ -2,7 +2,7 @@
 // anything is made, and the image's defaults are merged as docker merges them.
 import { readFileSync } from 'node:fs';
 import { parseCgroupLimits, parseMemory } from '../cgroups/index.js';
-import { hostDevice, parseDevice, parseDeviceCgroupRule } from './devices.js';
+import { hostDevices, parseDevice, parseDeviceCgroupRule } from './devices.js';
 import { UsageError } from '../util/errors.js';
 import type { ContainerConfig } from './config.js';
 import type { CreateRequest } from './create.js';
@@ -66,7 +66,7 @@ export async function prepareCreate(
   const capabilities = privileged ? hostCapabilities() : resolveCapabilities(DEFAULT_CAPS, flags.capAdd, flags.capDrop);
   const seccomp = privileged ? ({ mode: 'unconfined' } as const) : security.seccomp;
   const devices = (flags.device ?? []).map(parseDevice);
-  for (const d of devices) hostDevice(d); // a typo fails now, not at start
+  for (const d of devices) hostDevices(d); // a typo fails now, not at start
   const deviceRules = (flags.deviceCgroupRule ?? []).map(parseDeviceCgroupRule);
   const tmpfs = (flags.tmpfs ?? []).map(parseTmpfs);
   const shmSizeBytes = flags.shmSize === undefined ? undefined : parseMemory(flags.shmSize);

@@ -268,7 +268,11 @@ describe('devices', () => {
       );
       expect(r.exitCode, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/^c.* 0 +0 +10, +229 .*\/dev\/fuse\nb.* 0 +0 +7, +0 .*\/dev\/xloop\nread-ok\nwrite-refused$/);
-      const bad = await run(['--device', '/dev/nonexistent'], ['true']);
+      if (existsSync('/dev/net/tun')) {
+      const dir = await run(['--device', '/dev/net:/dev/xnet'], ['ls', '/dev/xnet']);
+      expect(dir.stdout).toBe('tun'); // a directory gives every node below it
+    }
+    const bad = await run(['--device', '/dev/nonexistent'], ['true']);
       expect(bad.exitCode).toBe(125);
       expect(bad.stderr).toContain('/dev/nonexistent');
     },
