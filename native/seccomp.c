@@ -93,9 +93,9 @@ static uint32_t arch_token(const char *name)
 /* ---- the cache -------------------------------------------------------------------------- */
 
 /*
- * One file per filter: DIR/<FNV-1a hash of the JSON text>.bpf holding
- *   "TSCBPF1\n", the text's length (8 bytes), the instruction count (4 bytes), the text, the
- *   instructions.
+ * One file per filter: DIR/<FNV-1a hash of the key>.bpf holding
+ *   "TSCBPF1\n", the key's length (8 bytes), the instruction count (4 bytes), the key, the
+ *   instructions. The key is libseccomp's version and the rules' JSON text.
  * The text is compared byte for byte on reading, so a hash collision can only cost a
  * recompile, never the wrong filter. The directory is the caller's (root's, 0700); a file
  * that is not root's or that others may write is ignored.
@@ -108,10 +108,10 @@ void seccomp_set_cache_dir(const char *dir)
     cache_dir = dir;
 }
 
-static void cache_path(char *buf, size_t len, const char *source)
+static void cache_path(char *buf, size_t len, const char *key)
 {
     uint64_t h = 14695981039346656037ULL; /* FNV-1a 64: a file name, not a security check */
-    for (const unsigned char *p = (const unsigned char *)source; *p; p++)
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
         h = (h ^ *p) * 1099511628211ULL;
     snprintf(buf, len, "%s/%016llx.bpf", cache_dir, (unsigned long long)h);
 }
@@ -217,11 +217,21 @@ int seccomp_compile(const struct seccomp_spec *s, struct seccomp_program *out)
     memset(out, 0, sizeof *out);
     if (!s->present)
         return 0;
+    /* The cache key: the rules and the libseccomp that compiles them (a newer one may know
+       more syscall names, and so make another program of the same rules). */
     char path[PATH_MAX] = "";
+    char *key = NULL;
     if (cache_dir && s->source) {
-        cache_path(path, sizeof path, s->source);
-        if (cache_read(path, s->source, out))
+        const struct scmp_version *v = seccomp_version();
+        if (asprintf(&key, "libseccomp %u.%u.%u\n%s", v->major, v->minor, v->micro, s->source) < 0)
+            key = NULL;
+    }
+    if (key) {
+        cache_path(path, sizeof path, key);
+        if (cache_read(path, key, out)) {
+            free(key);
             return 0;
+        }
     }
     scmp_filter_ctx ctx = seccomp_init(s->default_action);
     if (!ctx)
@@ -284,8 +294,10 @@ int seccomp_compile(const struct seccomp_spec *s, struct seccomp_program *out)
     close(mfd);
     out->len = (unsigned short)((size_t)size / sizeof(struct sock_filter));
     out->ready = true;
-    if (path[0])
-        cache_write(path, s->source, out);
+    if (key) {
+        cache_write(path, key, out);
+        free(key);
+    }
     return 0;
 }
 
