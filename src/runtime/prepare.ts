@@ -63,7 +63,12 @@ export async function prepareCreate(
   const privileged = Boolean(flags.privileged);
   parseUserns(flags.userns, privileged);
   // --privileged: every capability and no filter, whatever else was asked (as docker)
-  const capabilities = privileged ? hostCapabilities() : resolveCapabilities(DEFAULT_CAPS, flags.capAdd, flags.capDrop);
+  // --cap-add ALL, like --privileged, means all we have (a capability named on its own that
+  // we lack still fails the start, with the kernel's word for it)
+  const addsAll = flags.capAdd.some((c) => c.toUpperCase() === 'ALL');
+  const capabilities = privileged
+    ? hostCapabilities()
+    : resolveCapabilities(addsAll ? hostCapabilities() : DEFAULT_CAPS, addsAll ? [] : flags.capAdd, flags.capDrop);
   const seccomp = privileged ? ({ mode: 'unconfined' } as const) : security.seccomp;
   const devices = (flags.device ?? []).map(parseDevice);
   for (const d of devices) hostDevices(d); // a typo fails now, not at start

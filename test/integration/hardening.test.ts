@@ -249,6 +249,17 @@ describe('--privileged', () => {
     expect(r.stdout).toMatch(/^mounted\n(loop0\n)?Seccomp:\s+0\nsys-rw\nunmasked$/);
     if (existsSync('/dev/loop0')) expect(r.stdout).toContain('loop0');
   });
+
+  it('--cap-add ALL, like --privileged, means every capability this host gives (CapBnd), minus --cap-drop', async () => {
+    const bnd = /^CapBnd:\s*(\w+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))![1];
+    const all = await run(['--cap-add', 'ALL'], ['grep', 'CapEff:', '/proc/self/status']);
+    expect(all.exitCode, all.stderr).toBe(0);
+    expect(all.stdout).toBe(`CapEff:\t${bnd}`);
+    const priv = await run(['--privileged'], ['grep', 'CapEff:', '/proc/self/status']);
+    expect(priv.stdout).toBe(`CapEff:\t${bnd}`);
+    const drop = await run(['--cap-add', 'ALL', '--cap-drop', 'MKNOD'], ['grep', 'CapEff:', '/proc/self/status']);
+    expect(BigInt(`0x${drop.stdout.split('\t')[1]}`)).toBe(BigInt(`0x${bnd}`) & ~(1n << 27n)); // CAP_MKNOD is 27
+  });
 });
 
 describe('devices', () => {
@@ -269,10 +280,10 @@ describe('devices', () => {
       expect(r.exitCode, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/^c.* 0 +0 +10, +229 .*\/dev\/fuse\nb.* 0 +0 +7, +0 .*\/dev\/xloop\nread-ok\nwrite-refused$/);
       if (existsSync('/dev/net/tun')) {
-      const dir = await run(['--device', '/dev/net:/dev/xnet'], ['ls', '/dev/xnet']);
-      expect(dir.stdout).toBe('tun'); // a directory gives every node below it
-    }
-    const bad = await run(['--device', '/dev/nonexistent'], ['true']);
+        const dir = await run(['--device', '/dev/net:/dev/xnet'], ['ls', '/dev/xnet']);
+        expect(dir.stdout).toBe('tun'); // a directory gives every node below it
+      }
+      const bad = await run(['--device', '/dev/nonexistent'], ['true']);
       expect(bad.exitCode).toBe(125);
       expect(bad.stderr).toContain('/dev/nonexistent');
     },
