@@ -42,11 +42,12 @@ export interface RunFlags {
   cgroupns?: string;
   privileged?: boolean;
   userns?: string;
-  device: string[];
-  deviceCgroupRule: string[];
-  tmpfs: string[];
+  // optional, so that callers building RunFlags by hand (build's RUN steps) need not name them
+  device?: string[];
+  deviceCgroupRule?: string[];
+  tmpfs?: string[];
   shmSize?: string;
-  sysctl: string[];
+  sysctl?: string[];
   init?: boolean;
   oomScoreAdj?: string;
   capAdd: string[];
