@@ -229,7 +229,12 @@ int child_main(void *arg)
         fail(EXIT_OWN_FAILURE, "setsid: %m");
         child_die(a->err_fd);
     }
-    if (setup_identity(s) < 0 || mounts_setup(s, &console) < 0)
+    /* The seccomp rules become BPF now, while the caller is busy, and before pivot_root hides
+       the host's cache directory; the filter is installed just before execve. */
+    if (seccomp_compile(&s->process.seccomp, &s->process.filter) < 0)
+        child_die(a->err_fd);
+    int proc_sys = -1;
+    if (setup_identity(s) < 0 || mounts_setup(s, &console, &proc_sys) < 0)
         child_die(a->err_fd);
     if (console.wanted && attach_console(a, &console) < 0)
         child_die(a->err_fd);
@@ -243,8 +248,13 @@ int child_main(void *arg)
         fail(EXIT_OWN_FAILURE, "unshare the cgroup namespace: %m");
         child_die(a->err_fd);
     }
+    /* sysctls now: the caller has moved the network interface in (net.ipv4.conf.eth0...) */
+    if (sysctls_apply(s, proc_sys) < 0)
+        child_die(a->err_fd);
     if (make_workdir(s->process.cwd) < 0 || process_setup(&s->process) < 0 || prepare_exec(a) < 0)
         child_die(a->err_fd);
+    if (s->init)
+        init_run(&s->process, &a->sigmask, a->err_fd); /* --init: we stay, as pid 1 */
     process_exec(&s->process);
     child_die(a->err_fd);
 }

@@ -148,6 +148,89 @@ static struct json_object *parse_file(const char *path)
     return root;
 }
 
+/* ---- linux.seccomp ------------------------------------------------------ */
+
+/* An action name plus its optional errnoRet, as one libseccomp action value. */
+static int get_action(struct json_object *obj, const char *key, const char *errno_key,
+                      const char *what, uint32_t *out)
+{
+    const char *name = NULL;
+    uint64_t ret = 0;
+    struct json_object *has_errno = member(obj, errno_key);
+    if (get_string(obj, key, what, &name) < 0 || get_uint(obj, errno_key, what, &ret) < 0)
+        return -1;
+    if (!name)
+        return fail(EXIT_OWN_FAILURE, "%s: %s is missing", doc_name, what);
+    if (seccomp_action_from_name(name, has_errno != NULL, (unsigned)ret, out) < 0)
+        return fail(EXIT_OWN_FAILURE, "%s: unknown or unsupported seccomp action \"%s\"", doc_name, name);
+    return 0;
+}
+
+static int parse_seccomp_args(struct json_object *sc, struct seccomp_rule_spec *r)
+{
+    struct json_object *list = member(sc, "args");
+    if (want(list, json_type_array, "linux.seccomp.syscalls[].args") < 0)
+        return -1;
+    r->n_args = list ? json_object_array_length(list) : 0;
+    if (r->n_args > 6)
+        return fail(EXIT_OWN_FAILURE, "%s: a seccomp rule has at most 6 argument conditions", doc_name);
+    if (!(r->args = zalloc(r->n_args + 1, sizeof *r->args)))
+        return -1;
+    for (size_t i = 0; i < r->n_args; i++) {
+        struct json_object *a = json_object_array_get_idx(list, i);
+        struct seccomp_arg_spec *e = &r->args[i];
+        uint64_t index = 0;
+        const char *op = NULL;
+        if (want(a, json_type_object, "linux.seccomp.syscalls[].args[]") < 0 ||
+            get_uint(a, "index", "linux.seccomp.syscalls[].args[].index", &index) < 0 ||
+            get_uint(a, "value", "linux.seccomp.syscalls[].args[].value", &e->value) < 0 ||
+            get_uint(a, "valueTwo", "linux.seccomp.syscalls[].args[].valueTwo", &e->value_two) < 0 ||
+            get_string(a, "op", "linux.seccomp.syscalls[].args[].op", &op) < 0)
+            return -1;
+        if (index > 5)
+            return fail(EXIT_OWN_FAILURE, "%s: seccomp argument index %llu is not 0-5", doc_name,
+                        (unsigned long long)index);
+        e->index = (unsigned)index;
+        if (!op || seccomp_op_from_name(op, &e->op) < 0)
+            return fail(EXIT_OWN_FAILURE, "%s: unknown seccomp operator \"%s\"", doc_name, op ? op : "");
+    }
+    return 0;
+}
+
+/* linux.seccomp (run) or the `seccomp` member of a process file (exec): same shape. */
+static int parse_seccomp(struct json_object *sc, struct seccomp_spec *s)
+{
+    memset(s, 0, sizeof *s);
+    if (want(sc, json_type_object, "linux.seccomp") < 0)
+        return -1;
+    if (!sc)
+        return 0;
+    s->present = true;
+    s->source = json_object_to_json_string_ext(sc, JSON_C_TO_STRING_PLAIN);
+    struct json_object *list = member(sc, "syscalls");
+    if (get_action(sc, "defaultAction", "defaultErrnoRet", "linux.seccomp.defaultAction",
+                   &s->default_action) < 0 ||
+        get_strings(sc, "architectures", "linux.seccomp.architectures", &s->arches, &s->n_arches) < 0 ||
+        want(list, json_type_array, "linux.seccomp.syscalls") < 0)
+        return -1;
+    struct json_object *flags = member(sc, "flags"), *listener = member(sc, "listenerPath");
+    if ((flags && json_object_array_length(flags) > 0) || listener)
+        return fail(EXIT_OWN_FAILURE, "%s: seccomp flags and listenerPath are not supported", doc_name);
+    s->n_rules = list ? json_object_array_length(list) : 0;
+    if (!(s->rules = zalloc(s->n_rules + 1, sizeof *s->rules)))
+        return -1;
+    for (size_t i = 0; i < s->n_rules; i++) {
+        struct json_object *r = json_object_array_get_idx(list, i);
+        struct seccomp_rule_spec *e = &s->rules[i];
+        if (want(r, json_type_object, "linux.seccomp.syscalls[]") < 0 ||
+            get_strings(r, "names", "linux.seccomp.syscalls[].names", &e->names, &e->n_names) < 0 ||
+            get_action(r, "action", "errnoRet", "linux.seccomp.syscalls[].action", &e->action) < 0 ||
+            parse_seccomp_args(r, e) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* ---- process ------------------------------------------------------------ */
 
 static const struct { const char *name; int resource; } rlimit_names[] = {
@@ -244,6 +327,21 @@ static int parse_user(struct json_object *proc, struct process_spec *p)
     return 0;
 }
 
+static int parse_oom_score_adj(struct json_object *proc, struct process_spec *p)
+{
+    struct json_object *v = member(proc, "oomScoreAdj");
+    if (want(v, json_type_int, "process.oomScoreAdj") < 0)
+        return -1;
+    if (!v)
+        return 0;
+    int64_t adj = json_object_get_int64(v);
+    if (adj < -1000 || adj > 1000)
+        return fail(EXIT_OWN_FAILURE, "%s: process.oomScoreAdj must be from -1000 to 1000", doc_name);
+    p->has_oom_score_adj = true;
+    p->oom_score_adj = (int)adj;
+    return 0;
+}
+
 static int parse_process(struct json_object *proc, struct process_spec *p)
 {
     memset(p, 0, sizeof *p);
@@ -256,6 +354,7 @@ static int parse_process(struct json_object *proc, struct process_spec *p)
         get_strings(proc, "env", "process.env", &p->env, NULL) < 0 ||
         get_string(proc, "cwd", "process.cwd", &p->cwd) < 0 ||
         get_bool(proc, "noNewPrivileges", "process.noNewPrivileges", &p->no_new_privileges) < 0 ||
+        parse_oom_score_adj(proc, p) < 0 ||
         parse_user(proc, p) < 0 || parse_caps(proc, p) < 0 || parse_rlimits(proc, p) < 0)
         return -1;
     if (!p->args[0])
@@ -278,7 +377,8 @@ int process_load(const char *file, struct process_spec *proc)
     if (want(a, json_type_object, "annotations") < 0 ||
         get_string(a, "org.tscontainer.user", "the user annotation", &proc->user_spec) < 0)
         return -1;
-    return 0;
+    /* Nor has it a filter: ours carries the container's linux.seccomp as `seccomp`. */
+    return parse_seccomp(member(root, "seccomp"), &proc->seccomp);
 }
 
 /* ---- linux -------------------------------------------------------------- */
@@ -351,6 +451,30 @@ static int parse_devices(struct json_object *lx, struct container_spec *s)
     return 0;
 }
 
+/* linux.sysctl: {"net.ipv4.ip_forward": "1", ...} */
+static int parse_sysctl(struct json_object *lx, struct container_spec *s)
+{
+    struct json_object *map = member(lx, "sysctl");
+    if (want(map, json_type_object, "linux.sysctl") < 0)
+        return -1;
+    size_t n = map ? (size_t)json_object_object_length(map) : 0;
+    if (!(s->sysctl_keys = zalloc(n + 1, sizeof *s->sysctl_keys)) ||
+        !(s->sysctl_values = zalloc(n + 1, sizeof *s->sysctl_values)))
+        return -1;
+    if (!map)
+        return 0;
+    json_object_object_foreach(map, key, value) {
+        if (!json_object_is_type(value, json_type_string))
+            return fail(EXIT_OWN_FAILURE, "%s: linux.sysctl[\"%s\"] must be a string", doc_name, key);
+        /* a key names a file under /proc/sys: no way out of it */
+        if (!key[0] || strstr(key, "..") || key[0] == '.' || key[0] == '/')
+            return fail(EXIT_OWN_FAILURE, "%s: invalid sysctl name \"%s\"", doc_name, key);
+        s->sysctl_keys[s->n_sysctls] = key;
+        s->sysctl_values[s->n_sysctls++] = json_object_get_string(value);
+    }
+    return 0;
+}
+
 static const struct { const char *name; unsigned long flags; } propagations[] = {
     {"private", MS_PRIVATE},  {"rprivate", MS_PRIVATE | MS_REC},
     {"slave", MS_SLAVE},      {"rslave", MS_SLAVE | MS_REC},
@@ -365,7 +489,8 @@ static int parse_linux(struct json_object *lx, struct container_spec *s)
         parse_devices(lx, s) < 0 ||
         get_strings(lx, "maskedPaths", "linux.maskedPaths", &s->masked_paths, &s->n_masked_paths) < 0 ||
         get_strings(lx, "readonlyPaths", "linux.readonlyPaths", &s->readonly_paths, &s->n_readonly_paths) < 0 ||
-        get_string(lx, "rootfsPropagation", "linux.rootfsPropagation", &prop) < 0)
+        get_string(lx, "rootfsPropagation", "linux.rootfsPropagation", &prop) < 0 ||
+        parse_seccomp(member(lx, "seccomp"), &s->process.seccomp) < 0 || parse_sysctl(lx, s) < 0)
         return -1;
     s->rootfs_propagation = MS_PRIVATE | MS_REC;
     if (prop && prop[0]) {
@@ -427,14 +552,17 @@ static int parse_root(struct json_object *root, const char *bundle, struct conta
 
 static int parse_annotations(struct json_object *root, struct container_spec *s)
 {
+    const char *init = NULL;
     struct json_object *a = member(root, "annotations");
     if (want(a, json_type_object, "annotations") < 0 ||
         get_string(a, "org.tscontainer.rootfs.type", "the rootfs.type annotation", &s->rootfs_type) < 0 ||
         get_string(a, "org.tscontainer.rootfs.source", "the rootfs.source annotation", &s->rootfs_source) < 0 ||
         get_string(a, "org.tscontainer.rootfs.data", "the rootfs.data annotation", &s->rootfs_data) < 0 ||
         get_string(a, "org.tscontainer.rootfs.cwd", "the rootfs.cwd annotation", &s->rootfs_cwd) < 0 ||
-        get_string(a, "org.tscontainer.user", "the user annotation", &s->process.user_spec) < 0)
+        get_string(a, "org.tscontainer.user", "the user annotation", &s->process.user_spec) < 0 ||
+        get_string(a, "org.tscontainer.init", "the init annotation", &init) < 0)
         return -1;
+    s->init = init && strcmp(init, "true") == 0;
     if (s->rootfs_type && !s->rootfs_type[0])
         s->rootfs_type = NULL;
     if (s->rootfs_type && !s->rootfs_source)

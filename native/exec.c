@@ -205,7 +205,8 @@ int cmd_exec(const struct exec_options *o)
     struct exec_io io;
     int errp[2];
 
-    if (process_load(o->process, &proc) < 0) {
+    /* the container's filter, compiled once here; the child installs it before execve */
+    if (process_load(o->process, &proc) < 0 || seccomp_compile(&proc.seccomp, &proc.filter) < 0) {
         report_failure();
         return failure_code();
     }

@@ -10,11 +10,13 @@
  *   child.c    the container's init between clone and execve
  *   mounts.c   rootfs, mounts, devices, pivot_root, masked and read-only paths
  *   caps.c     capability names, bounding set, capset, ambient set
+ *   seccomp.c  the system call filter: linux.seccomp compiled with libseccomp, installed last
  *   process.c  what run and exec share in the child: rlimits, cwd, user, caps, execve
  *   user.c     user names: the container's /etc/passwd and /etc/group, as runc reads them
  *   monitor.c  relay stdio, JSON-lines log, forward signals, reap, exit.json
  *   pty.c      pseudo-terminals: open, raw mode, window size, passing the master fd
  *   exec.c     `exec`: join a running container's cgroups and namespaces, fork, exec
+ *   init.c     --init (a pid 1 that reaps and forwards signals) and linux.sysctl
  */
 #ifndef TSC_HELPER_H
 #define TSC_HELPER_H
@@ -43,6 +45,38 @@ struct rlimit_entry {
     uint64_t soft, hard;
 };
 
+/* linux.seccomp, as read from config.json (seccomp.c compiles it) */
+struct seccomp_arg_spec {
+    unsigned index;             /* which argument, 0-5 */
+    uint64_t value, value_two;  /* compared with op; value_two only for SCMP_CMP_MASKED_EQ */
+    int op;                     /* enum scmp_compare */
+};
+
+struct seccomp_rule_spec {
+    const char **names;
+    size_t n_names;
+    uint32_t action;            /* SCMP_ACT_* with its errno folded in */
+    struct seccomp_arg_spec *args;
+    size_t n_args;
+};
+
+struct seccomp_spec {
+    bool present;               /* false: no filter at all (seccomp=unconfined) */
+    uint32_t default_action;
+    const char **arches;
+    size_t n_arches;
+    struct seccomp_rule_spec *rules;
+    size_t n_rules;
+    const char *source;         /* the JSON text it was read from: the cache's key */
+};
+
+/* The compiled filter: BPF instructions, ready for one seccomp(2) call. */
+struct seccomp_program {
+    bool ready;
+    unsigned short len;
+    void *filter;               /* struct sock_filter[len] */
+};
+
 struct process_spec {
     bool terminal;
     uid_t uid;
@@ -57,7 +91,11 @@ struct process_spec {
     struct rlimit_entry *rlimits;
     size_t n_rlimits;
     bool no_new_privileges;
+    bool has_oom_score_adj;
+    int oom_score_adj;     /* process.oomScoreAdj: -1000..1000 */
     const char *user_spec; /* annotation org.tscontainer.user: resolve in the container */
+    struct seccomp_spec seccomp;    /* linux.seccomp (run) or our `seccomp` member (exec) */
+    struct seccomp_program filter;  /* compiled from it before the last steps */
 };
 
 struct mount_entry {
@@ -97,6 +135,9 @@ struct container_spec {
     const char **readonly_paths;
     size_t n_readonly_paths;
     unsigned long rootfs_propagation; /* MS_PRIVATE|MS_REC unless linux.rootfsPropagation */
+    const char **sysctl_keys, **sysctl_values; /* linux.sysctl */
+    size_t n_sysctls;
+    bool init; /* annotation org.tscontainer.init: pid 1 is our init (init.c), the process pid 2 */
     const char *rootfs_type, *rootfs_source, *rootfs_data, *rootfs_cwd; /* annotations */
 };
 
@@ -186,7 +227,18 @@ struct console {
     bool wanted;
     int master, slave; /* filled in by mounts_setup when wanted */
 };
-int mounts_setup(const struct container_spec *spec, struct console *console);
+/* *proc_sys: an O_PATH fd on /proc/sys opened before it is made read-only (for linux.sysctl,
+   written after "go" once the network is attached), or -1 */
+int mounts_setup(const struct container_spec *spec, struct console *console, int *proc_sys);
+
+/* ---- init.c ------------------------------------------------------------ */
+
+/* linux.sysctl through the fd mounts_setup kept */
+int sysctls_apply(const struct container_spec *spec, int proc_sys);
+/* --init: fork the process (which execs) and stay as pid 1: reap, forward, exit as it did */
+void init_run(struct process_spec *proc, const sigset_t *exec_mask, int err_fd) __attribute__((noreturn));
+/* main.c: overwrite our command line, as ps inside the container shows it */
+void set_process_title(const char *title);
 
 /* ---- caps.c ------------------------------------------------------------ */
 
@@ -194,10 +246,21 @@ int cap_from_name(const char *name); /* -1 if unknown */
 int caps_drop_bounding(uint64_t keep);
 int caps_apply(const uint64_t caps[CAP_NSETS]);
 
+/* ---- seccomp.c --------------------------------------------------------- */
+
+int seccomp_action_from_name(const char *name, bool has_errno, unsigned errno_ret, uint32_t *out);
+int seccomp_op_from_name(const char *name, int *out);
+/* --seccomp-cache DIR: compiled filters are kept there, keyed by their JSON text */
+void seccomp_set_cache_dir(const char *dir);
+int seccomp_compile(const struct seccomp_spec *s, struct seccomp_program *out);
+int seccomp_install(const struct seccomp_program *p);
+
 /* ---- process.c --------------------------------------------------------- */
 
-int process_setup(struct process_spec *proc); /* rlimits, cwd, user, caps, nnp */
-int process_exec(const struct process_spec *proc);  /* returns only on failure */
+/* rlimits, cwd, user, caps, nnp; the seccomp filter too when no_new_privs is not asked for */
+int process_setup(struct process_spec *proc);
+/* the filter (after no_new_privs, when asked for), then execve; returns only on failure */
+int process_exec(const struct process_spec *proc);
 
 /* ---- user.c ------------------------------------------------------------ */
 

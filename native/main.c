@@ -21,7 +21,7 @@ static int usage(void)
 {
     fprintf(stderr,
             "usage: tscontainer-helper run --bundle DIR --state DIR [--detach] [--tty] [--stdin]\n"
-            "                              [--log FILE] [--oom-file FILE]\n"
+            "                              [--log FILE] [--oom-file FILE] [--seccomp-cache DIR]\n"
             "                              [--exit-command PATH [--exit-arg ARG]...]\n"
             "       tscontainer-helper exec --pid PID [--pid-start TICKS] --process FILE --state DIR\n"
             "                               [--tty] [--stdin] [--cgroup-procs FILE]...\n");
@@ -35,7 +35,8 @@ static int parse_run(int argc, char **argv, struct run_options *o)
         {"detach", no_argument, 0, 'd'},       {"tty", no_argument, 0, 't'},
         {"stdin", no_argument, 0, 'i'},        {"log", required_argument, 0, 'l'},
         {"oom-file", required_argument, 0, 'o'}, {"exit-command", required_argument, 0, 'x'},
-        {"exit-arg", required_argument, 0, 'a'}, {0, 0, 0, 0},
+        {"exit-arg", required_argument, 0, 'a'}, {"seccomp-cache", required_argument, 0, 'C'},
+        {0, 0, 0, 0},
     };
     int c;
     memset(o, 0, sizeof *o);
@@ -51,6 +52,7 @@ static int parse_run(int argc, char **argv, struct run_options *o)
         case 'o': o->oom_file = optarg; break;
         case 'x': o->exit_command = optarg; break;
         case 'a': o->exit_args[o->n_exit_args++] = optarg; break;
+        case 'C': seccomp_set_cache_dir(optarg); break;
         default: return -1;
         }
     }
@@ -66,7 +68,7 @@ static int parse_exec(int argc, char **argv, struct exec_options *o)
         {"pid-start", required_argument, 0, 'S'},
         {"state", required_argument, 0, 's'}, {"tty", no_argument, 0, 't'},
         {"stdin", no_argument, 0, 'i'},       {"cgroup-procs", required_argument, 0, 'c'},
-        {0, 0, 0, 0},
+        {"seccomp-cache", required_argument, 0, 'C'}, {0, 0, 0, 0},
     };
     int c;
     memset(o, 0, sizeof *o);
@@ -88,6 +90,7 @@ static int parse_exec(int argc, char **argv, struct exec_options *o)
         case 't': o->tty = true; break;
         case 'i': o->stdin = true; break;
         case 'c': o->cgroup_procs[o->n_cgroup_procs++] = optarg; break;
+        case 'C': seccomp_set_cache_dir(optarg); break;
         default: return -1;
         }
     }
@@ -96,8 +99,25 @@ static int parse_exec(int argc, char **argv, struct exec_options *o)
     return 0;
 }
 
+/* Our argv strings lie end to end in memory; /proc/PID/cmdline shows that memory. */
+static char *title_start;
+static size_t title_len;
+
+void set_process_title(const char *title)
+{
+    if (!title_start)
+        return;
+    /* overwrite in place (no privilege needed, unlike PR_SET_MM): the title, then NULs */
+    memset(title_start, 0, title_len);
+    strncpy(title_start, title, title_len - 1);
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 0 && argv[0]) {
+        title_start = argv[0];
+        title_len = (size_t)(argv[argc - 1] + strlen(argv[argc - 1]) + 1 - argv[0]);
+    }
     /* First of all: run only from a sealed copy of ourselves (CVE-2019-5736). */
     if (sealed_reexec(argv) < 0) {
         report_init();

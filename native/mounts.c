@@ -482,8 +482,9 @@ static int readonly_root(void)
     return 0;
 }
 
-int mounts_setup(const struct container_spec *s, struct console *console)
+int mounts_setup(const struct container_spec *s, struct console *console, int *proc_sys)
 {
+    *proc_sys = -1;
     if (mount_rootfs(s) < 0)
         return -1;
     /* Open the root after mounting it, so lookups start on the mounted rootfs. */
@@ -504,6 +505,10 @@ int mounts_setup(const struct container_spec *s, struct console *console)
 
     if (pivot_into(s->root_path) < 0)
         return -1;
+    /* linux.sysctl is written after "go" (an interface's file exists only once the caller has
+       moved the interface in), when /proc/sys is read-only: keep a handle on the writable one */
+    if (s->n_sysctls > 0 && (*proc_sys = open("/proc/sys", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return fail(EXIT_OWN_FAILURE, "open /proc/sys: %m");
     for (size_t i = 0; i < s->n_masked_paths; i++)
         if (mask_path(s->masked_paths[i]) < 0)
             return -1;

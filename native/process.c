@@ -1,11 +1,12 @@
 /*
  * process.c: the last steps before a container process starts, shared by `run` and `exec`:
- * rlimits, working directory, user and groups, capabilities, no_new_privs, and execve with a
- * PATH lookup inside the container.
+ * rlimits, working directory, user and groups, capabilities, no_new_privs, the seccomp filter,
+ * and execve with a PATH lookup inside the container.
  */
 #include "helper.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,6 +26,25 @@ static int apply_rlimits(const struct process_spec *p)
                         p->rlimits[i].name, (unsigned long long)rl.rlim_cur,
                         (unsigned long long)rl.rlim_max);
     }
+    return 0;
+}
+
+/* The OOM killer's bias for this process and its children (-1000: never; 1000: first). */
+static int set_oom_score_adj(int adj)
+{
+    char buf[16];
+    int n = snprintf(buf, sizeof buf, "%d", adj);
+    int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write_all(fd, buf, (size_t)n) < 0) {
+        /* lowering it below what it was needs CAP_SYS_RESOURCE, which root may not have */
+        int err = errno;
+        if (fd >= 0)
+            close(fd);
+        errno = err;
+        return fail(EXIT_OWN_FAILURE, "set oom_score_adj to %d: %m%s", adj,
+                    err == EACCES ? " (lowering it needs CAP_SYS_RESOURCE)" : "");
+    }
+    close(fd);
     return 0;
 }
 
@@ -51,9 +71,16 @@ int process_setup(struct process_spec *p)
         return -1;
     if (apply_rlimits(p) < 0)
         return -1;
+    if (p->has_oom_score_adj && set_oom_score_adj(p->oom_score_adj) < 0)
+        return -1;
     /* chdir while still root, so the directory may belong to anyone */
     if (chdir(p->cwd) < 0)
         return fail(EXIT_OWN_FAILURE, "chdir to cwd (\"%s\") set in config.json failed: %m", p->cwd);
+    /* Without no_new_privs only a process holding CAP_SYS_ADMIN may install a filter: do it
+       now, before the capabilities go (runc's order). The few calls left before execve
+       (capset, setuid, prctl...) must then be allowed by the profile; docker's allows them. */
+    if (!p->no_new_privileges && seccomp_install(&p->filter) < 0)
+        return -1;
     if (p->has_caps && caps_drop_bounding(p->caps[CAP_BOUNDING]) < 0)
         return -1;
     if (switch_user(p) < 0)
@@ -91,6 +118,11 @@ int process_exec(const struct process_spec *p)
     char *const *argv = (char *const *)p->args;
     char *const *envp = (char *const *)p->env;
     const char *name = p->args[0];
+
+    /* With no_new_privs the filter needs no privilege: install it last, right before execve,
+       so that as few of our own calls as possible run under it. */
+    if (p->no_new_privileges && seccomp_install(&p->filter) < 0)
+        return -1;
 
     /* A name with a slash is a path: no lookup. */
     if (strchr(name, '/')) {

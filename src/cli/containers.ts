@@ -45,7 +45,22 @@ function addCreateFlags(cmd: Command): Command {
     .option('-l, --label <key=value>', 'set a label (repeatable)', collect, [])
     .option('--cap-add <cap>', 'add a Linux capability (repeatable; ALL for every one)', collect, [])
     .option('--cap-drop <cap>', 'drop a Linux capability (repeatable; ALL for every one)', collect, [])
-    .option('--security-opt <opt>', 'security option: no-new-privileges (repeatable)', collect, [])
+    .option(
+      '--security-opt <opt>',
+      'security option: no-new-privileges, seccomp=unconfined|PROFILE.json, label=disable, apparmor=unconfined (repeatable)',
+      collect,
+      [],
+    )
+    .option('--cgroupns <mode>', 'cgroup namespace: private (the default: its own) or host')
+    .option('--privileged', 'every capability, no seccomp filter, every host device, writable /sys')
+    .option('--userns <mode>', 'user namespace: host (the default; others are not supported yet)')
+    .option('--device <host[:container[:rwm]]>', 'add a host device (repeatable)', collect, [])
+    .option('--device-cgroup-rule <rule>', 'allow a device in the devices cgroup, e.g. "c 1:3 rwm" (repeatable)', collect, [])
+    .option('--tmpfs <path[:options]>', 'mount a tmpfs, e.g. /run:size=16m,mode=1777 (repeatable)', collect, [])
+    .option('--shm-size <bytes>', 'size of /dev/shm (default 64m)')
+    .option('--sysctl <key=value>', 'namespaced kernel parameter, e.g. net.ipv4.ip_forward=1 (repeatable)', collect, [])
+    .option('--init', 'run an init as pid 1 that reaps zombies and forwards signals')
+    .option('--oom-score-adj <n>', "the OOM killer's bias, -1000 to 1000")
     .option('--stop-signal <signal>', 'signal to stop the container')
     .option('--stop-timeout <seconds>', 'seconds to wait before killing on stop')
     .option('--restart <policy>', 'restart policy: only "no" (restart policies are not supported yet)')

@@ -1,6 +1,8 @@
 // The container's configuration as the user asked for it, validated and stored as JSON in the
 // containers row. Everything `start` needs to rebuild the OCI spec later lives here.
 import type { CgroupLimits } from '../cgroups/index.js';
+import type { SeccompChoice } from './seccomp/index.js';
+import type { DeviceMapping } from './devices.js';
 
 export interface VolumeMount {
   source: string;
@@ -43,6 +45,25 @@ export interface ContainerConfig {
   noNewPrivileges: boolean;
   /** The capability set after --cap-add/--cap-drop (docker's 14 by default). */
   capabilities: string[];
+  /** --privileged: every capability, no seccomp, no masked or read-only paths, rw /sys and
+   *  cgroup view, every host device, the devices cgroup open. */
+  privileged?: boolean;
+  /** --device mappings, resolved to nodes at start. */
+  devices?: DeviceMapping[];
+  /** --tmpfs mounts, options checked. */
+  tmpfs?: { destination: string; options: string[] }[];
+  /** --shm-size in bytes (default 64 MiB). */
+  shmSizeBytes?: number;
+  /** --sysctl, namespaced ones only. */
+  sysctls?: Record<string, string>;
+  /** --init: pid 1 is the helper's init, the command pid 2. */
+  init?: boolean;
+  /** --oom-score-adj */
+  oomScoreAdj?: number;
+  /** --cgroupns: a cgroup namespace of its own (private, the default) or the host's. */
+  cgroupns?: 'private' | 'host';
+  /** --security-opt seccomp=: the default profile, none, or a user's (absent: the default). */
+  seccomp?: SeccompChoice;
   volumes: VolumeMount[];
   ulimits: Ulimit[];
   limits: CgroupLimits;

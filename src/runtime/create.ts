@@ -21,6 +21,8 @@ export interface CreateRequest {
   name: string | undefined;
   id?: string;
   config: ContainerConfig;
+  /** Flags accepted without effect here (label=disable...): printed once, at create. */
+  warnings?: string[];
 }
 
 /** Mount points the runtime binds over; docker keeps them in the -init layer too. */
@@ -37,6 +39,7 @@ export async function createContainer(ctx: Context, req: CreateRequest): Promise
   const id = req.id ?? newContainerId();
   const config = req.config;
   if (req.name !== undefined) assertNameFree(ctx, req.name);
+  for (const w of req.warnings ?? []) ctx.warn(w);
 
   const driver = openGraph(ctx, req.driver);
   const initLayer = `${newCacheId()}-init`;

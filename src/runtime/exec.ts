@@ -17,6 +17,7 @@ import { isSameProcess } from './proc.js';
 import { reconcile } from './reconcile.js';
 import { forwardSignals } from './run.js';
 import { USER_ANNOTATION, type OciSpec } from './spec.js';
+import { seccompCacheDir, specSeccomp, type OciSeccomp } from './seccomp/index.js';
 import { containerCgroup } from './cgroup.js';
 import { detectCgroups, warmMigration } from '../cgroups/index.js';
 
@@ -30,8 +31,9 @@ export interface ExecFlags {
   workdir?: string;
 }
 
-/** The process object the helper reads (`exec --process FILE`), plus our user annotation. */
-export type ExecProcess = OciSpec['process'] & { annotations: Record<string, string> };
+/** The process object the helper reads (`exec --process FILE`), plus our user annotation and
+ *  the container's seccomp filter (a process object has neither in the OCI spec). */
+export type ExecProcess = OciSpec['process'] & { annotations: Record<string, string>; seccomp?: OciSeccomp };
 
 /** Checks the flags before anything else, as `run` does. */
 function checkFlags(flags: ExecFlags, command: string[]): void {
@@ -73,6 +75,8 @@ export function execProcess(row: ContainerRow, bundleDir: string, command: strin
   if (flags.tty && !env.some((e) => e.startsWith('TERM='))) env = [...env, 'TERM=xterm'];
   const userSpec = flags.user ?? config.userSpec ?? '0';
   const caps = config.capabilities;
+  // the filter the init runs under (written at start), else the one its config asks for
+  const seccomp = init ? init.linux.seccomp : specSeccomp(config.seccomp, caps);
   return {
     terminal: Boolean(flags.tty),
     // resolved by the helper inside the container from the annotation
@@ -85,6 +89,7 @@ export function execProcess(row: ContainerRow, bundleDir: string, command: strin
     rlimits: init?.process.rlimits ?? [],
     noNewPrivileges: config.noNewPrivileges,
     annotations: { [USER_ANNOTATION]: userSpec },
+    ...(seccomp ? { seccomp } : {}),
   };
 }
 
@@ -103,6 +108,7 @@ export async function execInContainer(ctx: Context, ref: string, command: string
   if (flags.tty) args.push('--tty');
   if (flags.interactive && !flags.detach) args.push('--stdin');
   for (const f of cgroup.procsFiles()) args.push('--cgroup-procs', f);
+  if (proc.seccomp) args.push('--seccomp-cache', seccompCacheDir(ctx.roots.state));
 
   let helper: HelperProcess;
   // The helper moves itself into the cgroups before it forks: keep that move fast (warm.ts).

@@ -135,7 +135,22 @@ export function inspectContainer(ctx: Context, row: ContainerRow): Record<string
       CapDrop: null,
       Capabilities: c.capabilities,
       ReadonlyRootfs: c.readonlyRootfs,
-      SecurityOpt: c.noNewPrivileges ? ['no-new-privileges'] : null,
+      SecurityOpt: securityOpt(c),
+      Privileged: Boolean(c.privileged),
+      CgroupnsMode: c.cgroupns ?? 'private',
+      Init: c.init ? true : null,
+      OomScoreAdj: c.oomScoreAdj ?? 0,
+      ShmSize: c.shmSizeBytes ?? 64 * 1024 * 1024,
+      Tmpfs:
+        c.tmpfs && c.tmpfs.length > 0
+          ? Object.fromEntries(c.tmpfs.map((m) => [m.destination, m.options.slice(3).join(',')]))
+          : null,
+      Sysctls: c.sysctls && Object.keys(c.sysctls).length > 0 ? c.sysctls : null,
+      Devices: (c.devices ?? []).map((d) => ({
+        PathOnHost: d.hostPath,
+        PathInContainer: d.containerPath,
+        CgroupPermissions: d.access,
+      })),
       Memory: c.limits.memoryBytes ?? 0,
       MemorySwap: c.limits.memorySwapBytes ?? 0,
       NanoCpus: c.limits.cpus ? Math.round(c.limits.cpus * 1e9) : 0,
@@ -196,4 +211,13 @@ export function inspectContainer(ctx: Context, row: ContainerRow): Record<string
       Namespaces: pid ? namespaceInodes(pid) : null,
     },
   };
+}
+
+/** docker's HostConfig.SecurityOpt: what was asked, as docker lists it. */
+function securityOpt(c: ContainerConfig): string[] | null {
+  const out: string[] = [];
+  if (c.noNewPrivileges) out.push('no-new-privileges');
+  if (c.seccomp?.mode === 'unconfined' && !c.privileged) out.push('seccomp=unconfined');
+  if (c.seccomp?.mode === 'profile') out.push(`seccomp=${c.seccomp.source}`);
+  return out.length > 0 ? out : null;
 }

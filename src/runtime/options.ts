@@ -2,8 +2,9 @@
 // bad value becomes a UsageError naming the flag, before anything is created.
 import { isAbsolute, normalize, resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { UsageError } from '../util/errors.js';
+import { UnsupportedError, UsageError } from '../util/errors.js';
 import type { ContainerConfig, Ulimit, VolumeMount } from './config.js';
+import { parseProfile, type SeccompChoice } from './seccomp/index.js';
 
 export interface RunFlags {
   detach?: boolean;
@@ -38,6 +39,17 @@ export interface RunFlags {
   ulimit: string[];
   label: string[];
   securityOpt: string[];
+  cgroupns?: string;
+  privileged?: boolean;
+  userns?: string;
+  // optional, so that callers building RunFlags by hand (build's RUN steps) need not name them
+  device?: string[];
+  deviceCgroupRule?: string[];
+  tmpfs?: string[];
+  shmSize?: string;
+  sysctl?: string[];
+  init?: boolean;
+  oomScoreAdj?: string;
   capAdd: string[];
   capDrop: string[];
   stopSignal?: string;
@@ -178,14 +190,52 @@ export function parseLabels(values: string[]): Record<string, string> {
   return out;
 }
 
-export function parseSecurityOpts(values: string[]): { noNewPrivileges: boolean } {
-  let noNewPrivileges = false;
+export interface SecurityOpts {
+  noNewPrivileges: boolean;
+  seccomp: SeccompChoice;
+  /** Options accepted but without effect on this host, each as one sentence to print. */
+  warnings: string[];
+}
+
+/**
+ * --security-opt, as docker takes it (KEY=VALUE, or the older KEY:VALUE):
+ *   no-new-privileges[=true|false], seccomp=unconfined|PROFILE.json,
+ *   label=disable and apparmor=unconfined (accepted with a warning: this host has neither
+ *   SELinux nor AppArmor, so there is nothing to turn off).
+ */
+export function parseSecurityOpts(
+  values: string[],
+  readFile: (path: string) => string = (p) => readFileSync(p, 'utf8'),
+): SecurityOpts {
+  const out: SecurityOpts = { noNewPrivileges: false, seccomp: { mode: 'default' }, warnings: [] };
   for (const v of values) {
-    if (v === 'no-new-privileges' || v === 'no-new-privileges:true' || v === 'no-new-privileges=true') noNewPrivileges = true;
-    else if (v === 'no-new-privileges:false' || v === 'no-new-privileges=false') noNewPrivileges = false;
-    else throw new UsageError(`unsupported --security-opt "${v}": only no-new-privileges is supported`);
+    if (v === 'no-new-privileges') {
+      out.noNewPrivileges = true;
+      continue;
+    }
+    const m = /^([a-z-]+)[=:](.*)$/s.exec(v);
+    const [key, value] = m ? [m[1]!, m[2]!] : ['', ''];
+    if (key === 'no-new-privileges' && (value === 'true' || value === 'false')) out.noNewPrivileges = value === 'true';
+    else if (key === 'seccomp' && value === 'unconfined') out.seccomp = { mode: 'unconfined' };
+    else if (key === 'seccomp' && value) {
+      let text: string;
+      try {
+        text = readFile(value);
+      } catch (err) {
+        throw new UsageError(`cannot read seccomp profile ${value}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      }
+      out.seccomp = { mode: 'profile', source: value, profile: parseProfile(text, value) };
+    } else if (key === 'label' && value === 'disable') {
+      out.warnings.push('--security-opt label=disable: tscontainer applies no SELinux labels, so there is none to disable');
+    } else if (key === 'apparmor' && value === 'unconfined') {
+      out.warnings.push('--security-opt apparmor=unconfined: tscontainer applies no AppArmor profile, so there is none to lift');
+    } else {
+      throw new UsageError(
+        `unsupported --security-opt "${v}": use no-new-privileges, seccomp=unconfined|PROFILE.json, label=disable or apparmor=unconfined`,
+      );
+    }
   }
-  return { noNewPrivileges };
+  return out;
 }
 
 /** --entrypoint "" clears it; --entrypoint x replaces it and drops the image's Cmd (docker). */
@@ -205,6 +255,120 @@ export function resolveArgs(
   if (args.length === 0)
     throw new UsageError('no command specified: the image has no Cmd or Entrypoint, give one after the image name');
   return { args, entrypoint, cmd };
+}
+
+/** The mount flags a --tmpfs option may name (everything else must be KEY=VALUE below). */
+const TMPFS_FLAGS = new Set([
+  'ro',
+  'rw',
+  'exec',
+  'noexec',
+  'suid',
+  'nosuid',
+  'dev',
+  'nodev',
+  'sync',
+  'async',
+  'dirsync',
+  'atime',
+  'noatime',
+  'diratime',
+  'nodiratime',
+  'relatime',
+  'norelatime',
+  'strictatime',
+  'nostrictatime',
+]);
+const TMPFS_DATA: Record<string, RegExp> = {
+  size: /^\d+[kmg%]?$/i,
+  nr_blocks: /^\d+[kmg]?$/i,
+  nr_inodes: /^\d+[kmg]?$/i,
+  mode: /^[0-7]{3,4}$/,
+  uid: /^\d+$/,
+  gid: /^\d+$/,
+};
+
+/** --tmpfs /run[:size=16m,mode=1777,...]: docker's defaults nosuid,nodev,noexec, then the user's. */
+export function parseTmpfs(spec: string): { destination: string; options: string[] } {
+  const colon = spec.indexOf(':');
+  const dst = colon < 0 ? spec : spec.slice(0, colon);
+  const opts =
+    colon < 0
+      ? []
+      : spec
+          .slice(colon + 1)
+          .split(',')
+          .filter(Boolean);
+  if (!isAbsolute(dst)) throw new UsageError(`invalid --tmpfs "${spec}": the container path must be absolute`);
+  if (normalize(dst) === '/') throw new UsageError(`invalid --tmpfs "${spec}": cannot mount over /`);
+  for (const o of opts) {
+    const eq = o.indexOf('=');
+    const ok = eq < 0 ? TMPFS_FLAGS.has(o) : TMPFS_DATA[o.slice(0, eq)]?.test(o.slice(eq + 1));
+    if (!ok) throw new UsageError(`invalid --tmpfs "${spec}": unknown or bad option "${o}"`);
+  }
+  return { destination: normalize(dst), options: ['nosuid', 'nodev', 'noexec', ...opts] };
+}
+
+/** docker's namespaced sysctls: the IPC ones, fs.mqueue.*, net.* and kernel.domainname. */
+const IPC_SYSCTLS = new Set([
+  'kernel.msgmax',
+  'kernel.msgmnb',
+  'kernel.msgmni',
+  'kernel.sem',
+  'kernel.shmall',
+  'kernel.shmmax',
+  'kernel.shmmni',
+  'kernel.shm_rmid_forced',
+]);
+
+/** --sysctl KEY=VALUE, as docker validates it; `network` is the --network mode. */
+export function parseSysctls(values: string[], network: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const v of values) {
+    const eq = v.indexOf('=');
+    const key = eq < 0 ? v : v.slice(0, eq).trim();
+    if (eq < 0 || !/^[a-z0-9_]+(\.[a-zA-Z0-9_-]+)+$/.test(key))
+      throw new UsageError(`invalid --sysctl "${v}": expected KEY=VALUE, e.g. net.ipv4.ip_forward=1`);
+    const isNet = key.startsWith('net.');
+    if (!IPC_SYSCTLS.has(key) && !key.startsWith('fs.mqueue.') && !isNet && key !== 'kernel.domainname') {
+      throw new UsageError(`sysctl "${key}" is not allowed: it is not namespaced, so it would change the host`);
+    }
+    if (isNet && (network === 'host' || network.startsWith('container:'))) {
+      throw new UsageError(
+        `sysctl "${key}" is not allowed with --network ${network}: the network namespace is not the container's own`,
+      );
+    }
+    out[key] = v.slice(eq + 1);
+  }
+  return out;
+}
+
+/** --oom-score-adj -1000..1000 */
+export function parseOomScoreAdj(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = /^-?\d+$/.test(v) ? Number(v) : NaN;
+  if (!(n >= -1000 && n <= 1000)) throw new UsageError(`invalid --oom-score-adj "${v}": the range is -1000 to 1000`);
+  return n;
+}
+
+/**
+ * --userns: only `host` (the default: no user namespace) for now. `auto` (a subordinate range per
+ * container) is issue 9's last part and not built yet: say so rather than run without it.
+ */
+export function parseUserns(v: string | undefined, privileged: boolean): 'host' {
+  if (v === undefined || v === '' || v === 'host') return 'host';
+  if (privileged) {
+    throw new UsageError(
+      `--privileged cannot be combined with --userns ${v}: a privileged container uses the host's user namespace`,
+    );
+  }
+  throw new UnsupportedError(`--userns ${v}: user namespaces are not supported yet; only --userns host is`);
+}
+
+/** --cgroupns host|private */
+export function parseCgroupns(v: string | undefined): 'private' | 'host' {
+  if (v === undefined || v === 'private' || v === 'host') return v ?? 'private';
+  throw new UsageError(`invalid --cgroupns "${v}": use private or host`);
 }
 
 export function parseStopTimeout(v: string | undefined): number {

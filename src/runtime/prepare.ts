@@ -1,6 +1,8 @@
 // From `run`/`create` flags and the image to a CreateRequest: every flag is validated before
 // anything is made, and the image's defaults are merged as docker merges them.
-import { parseCgroupLimits } from '../cgroups/index.js';
+import { readFileSync } from 'node:fs';
+import { parseCgroupLimits, parseMemory } from '../cgroups/index.js';
+import { hostDevices, parseDevice, parseDeviceCgroupRule } from './devices.js';
 import { UsageError } from '../util/errors.js';
 import type { ContainerConfig } from './config.js';
 import type { CreateRequest } from './create.js';
@@ -11,7 +13,13 @@ import {
   mergeEnv,
   parseEnv,
   parseLabels,
+  ALL_CAPS,
+  parseCgroupns,
+  parseOomScoreAdj,
   parseSecurityOpts,
+  parseSysctls,
+  parseTmpfs,
+  parseUserns,
   parseStopTimeout,
   parseUlimit,
   parseUserSpec,
@@ -50,8 +58,26 @@ export async function prepareCreate(
   const volumes = flags.volume.map((v) => parseVolume(v));
   const ulimits = flags.ulimit.map(parseUlimit);
   const labels = parseLabels(flags.label);
-  const { noNewPrivileges } = parseSecurityOpts(flags.securityOpt);
-  const capabilities = resolveCapabilities(DEFAULT_CAPS, flags.capAdd, flags.capDrop);
+  const security = parseSecurityOpts(flags.securityOpt);
+  const cgroupns = parseCgroupns(flags.cgroupns);
+  const privileged = Boolean(flags.privileged);
+  parseUserns(flags.userns, privileged);
+  // --privileged: every capability and no filter, whatever else was asked (as docker)
+  // --cap-add ALL, like --privileged, means all we have (a capability named on its own that
+  // we lack still fails the start, with the kernel's word for it)
+  const addsAll = flags.capAdd.some((c) => c.toUpperCase() === 'ALL');
+  const capabilities = privileged
+    ? hostCapabilities()
+    : resolveCapabilities(addsAll ? hostCapabilities() : DEFAULT_CAPS, addsAll ? [] : flags.capAdd, flags.capDrop);
+  const seccomp = privileged ? ({ mode: 'unconfined' } as const) : security.seccomp;
+  const devices = (flags.device ?? []).map(parseDevice);
+  for (const d of devices) hostDevices(d); // a typo fails now, not at start
+  const deviceRules = (flags.deviceCgroupRule ?? []).map(parseDeviceCgroupRule);
+  const tmpfs = (flags.tmpfs ?? []).map(parseTmpfs);
+  const shmSizeBytes = flags.shmSize === undefined ? undefined : parseMemory(flags.shmSize);
+  if (shmSizeBytes === 0) throw new UsageError('invalid --shm-size: it must be greater than 0');
+  const sysctls = parseSysctls(flags.sysctl ?? [], flags.network ?? 'bridge');
+  const oomScoreAdj = parseOomScoreAdj(flags.oomScoreAdj);
   const stopTimeout = parseStopTimeout(flags.stopTimeout);
   const limits = parseCgroupLimits({
     memory: flags.memory,
@@ -62,6 +88,7 @@ export async function prepareCreate(
     cpusetMems: flags.cpusetMems,
     pidsLimit: flags.pidsLimit,
   });
+  if (deviceRules.length > 0) limits.devices = [...(limits.devices ?? []), ...deviceRules];
   const hostname = flags.hostname === undefined ? '' : validateHostname(flags.hostname);
   const network = {
     mode: flags.network ?? 'bridge',
@@ -100,6 +127,7 @@ export async function prepareCreate(
     imageTopCacheId: image.topLayer?.cache_id ?? null,
     driver: image.driver,
     name,
+    warnings: security.warnings,
     config: {
       args,
       env,
@@ -111,8 +139,17 @@ export async function prepareCreate(
       openStdin: Boolean(flags.interactive),
       autoRemove: Boolean(flags.rm),
       readonlyRootfs: Boolean(flags.readOnly),
-      noNewPrivileges,
+      noNewPrivileges: security.noNewPrivileges,
       capabilities,
+      seccomp,
+      cgroupns,
+      privileged,
+      devices,
+      tmpfs,
+      ...(shmSizeBytes !== undefined ? { shmSizeBytes } : {}),
+      sysctls,
+      init: Boolean(flags.init),
+      ...(oomScoreAdj !== undefined ? { oomScoreAdj } : {}),
       volumes,
       ulimits,
       limits,
@@ -125,6 +162,16 @@ export async function prepareCreate(
       cmd,
     },
   };
+}
+
+/**
+ * "Every capability" for --privileged: every one in our own bounding set, which is all a child
+ * of ours can ever hold (root here has no CAP_SYS_RESOURCE, for one).
+ */
+function hostCapabilities(): string[] {
+  const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  const mask = m ? BigInt(`0x${m[1]}`) : 0n;
+  return ALL_CAPS.filter((_c, i) => (mask >> BigInt(i)) & 1n);
 }
 
 /**

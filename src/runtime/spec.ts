@@ -2,6 +2,9 @@
 // its 14 capabilities, its masked and read-only /proc and /sys paths, its /dev.
 import type { MountSpec } from '../graph/driver.js';
 import type { ContainerConfig } from './config.js';
+import { specSeccomp, type OciSeccomp } from './seccomp/index.js';
+import type { CgroupView } from './cgroupview.js';
+import type { SpecDevice } from './devices.js';
 
 export interface OciMount {
   destination: string;
@@ -21,6 +24,7 @@ export interface OciSpec {
     capabilities: Record<'bounding' | 'effective' | 'inheritable' | 'permitted' | 'ambient', string[]>;
     rlimits: { type: string; hard: number; soft: number }[];
     noNewPrivileges: boolean;
+    oomScoreAdj?: number;
   };
   root: { path: string; readonly: boolean };
   hostname: string;
@@ -31,6 +35,9 @@ export interface OciSpec {
     maskedPaths: string[];
     readonlyPaths: string[];
     rootfsPropagation: string;
+    /** absent: no filter (seccomp=unconfined) */
+    seccomp?: OciSeccomp;
+    sysctl?: Record<string, string>;
   };
   annotations: Record<string, string>;
 }
@@ -85,22 +92,33 @@ export interface SpecInputs {
   etcFiles: { destination: string; source: string }[];
   /** Network namespace: undefined = a new one, 'host' = none listed, else a path to join. */
   netns?: 'host' | { path: string } | undefined;
+  /** The container's own cgroups at /sys/fs/cgroup (runtime/cgroupview.ts). */
+  cgroupView?: CgroupView;
+  /** Nodes on top of docker's default six: --device, or the host's every one (--privileged). */
+  devices?: SpecDevice[];
+}
+
+/** The annotation asking the helper to run its init as pid 1 (--init). */
+export const INIT_ANNOTATION = 'org.tscontainer.init';
+
+/** Sorts mounts by the number of components of their destination, keeping the given order
+ *  among equals (Array.prototype.sort is stable), as docker's sortMounts does. */
+function byDepth(mounts: OciMount[]): OciMount[] {
+  const depth = (m: OciMount) => m.destination.split('/').filter(Boolean).length;
+  return [...mounts].sort((a, b) => depth(a) - depth(b));
 }
 
 /** The annotation carrying the user spec the helper resolves inside the container. */
 export const USER_ANNOTATION = 'org.tscontainer.user';
 
-export function buildSpec({ config, rootfs, etcFiles, netns }: SpecInputs): OciSpec {
+export function buildSpec({ config, rootfs, etcFiles, netns, cgroupView, devices = [] }: SpecInputs): OciSpec {
+  const privileged = Boolean(config.privileged);
   // With a user spec the helper decides: it clears effective/permitted for a non-root user.
   const root = Boolean(config.userSpec) || config.user.uid === 0;
   const caps = config.capabilities;
-  const namespaces: { type: string; path?: string }[] = [
-    { type: 'pid' },
-    { type: 'ipc' },
-    { type: 'uts' },
-    { type: 'mount' },
-    { type: 'cgroup' },
-  ];
+  const namespaces: { type: string; path?: string }[] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
+  // --cgroupns private (the default): /proc/self/cgroup and the cgroup view show "/"
+  if (config.cgroupns !== 'host') namespaces.push({ type: 'cgroup' });
   if (netns === undefined) namespaces.push({ type: 'network' });
   else if (netns !== 'host') namespaces.push({ type: 'network', path: netns.path });
 
@@ -113,18 +131,36 @@ export function buildSpec({ config, rootfs, etcFiles, netns }: SpecInputs): OciS
       source: 'devpts',
       options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
     },
-    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+    // read-only unless --privileged, as docker's
+    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', privileged ? 'rw' : 'ro'] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
-    ...etcFiles.map((f) => ({ destination: f.destination, type: 'bind', source: f.source, options: ['rbind', 'rprivate'] })),
-    ...config.volumes.map((v) => ({
-      destination: v.destination,
-      type: 'bind',
-      source: v.source,
-      options: ['rbind', 'rprivate', v.readonly ? 'ro' : 'rw'],
-    })),
+    {
+      destination: '/dev/shm',
+      type: 'tmpfs',
+      source: 'shm',
+      options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${config.shmSizeBytes ?? 64 * 1024 * 1024}`],
+    },
+    ...(cgroupView?.mounts ?? []),
+    // The user's mounts in docker's order: by depth of the destination (stable), so a volume
+    // on /etc never hides the /etc/hosts, /etc/resolv.conf and /etc/hostname binds.
+    ...byDepth([
+      ...etcFiles.map((f) => ({ destination: f.destination, type: 'bind', source: f.source, options: ['rbind', 'rprivate'] })),
+      ...config.volumes.map((v) => ({
+        destination: v.destination,
+        type: 'bind',
+        source: v.source,
+        options: ['rbind', 'rprivate', v.readonly ? 'ro' : 'rw'],
+      })),
+      ...(config.tmpfs ?? []).map((t) => ({ destination: t.destination, type: 'tmpfs', source: 'tmpfs', options: t.options })),
+    ]),
   ];
+  // docker's six, then the extra ones (an extra one of the same path wins)
+  const nodes = new Map<string, SpecDevice>(
+    DEVICES.map(([path, major, minor]) => [path, { path, type: 'c', major, minor, fileMode: 0o666, uid: 0, gid: 0 }]),
+  );
+  for (const d of devices) nodes.set(d.path, d);
 
+  const seccomp = specSeccomp(config.seccomp, caps);
   return {
     ociVersion: '1.0.2',
     process: {
@@ -142,16 +178,20 @@ export function buildSpec({ config, rootfs, etcFiles, netns }: SpecInputs): OciS
       },
       rlimits: config.ulimits.map((u) => ({ type: u.type, hard: u.hard, soft: u.soft })),
       noNewPrivileges: config.noNewPrivileges,
+      ...(config.oomScoreAdj !== undefined ? { oomScoreAdj: config.oomScoreAdj } : {}),
     },
     root: { path: rootfs.target, readonly: config.readonlyRootfs },
     hostname: config.hostname,
     mounts,
     linux: {
       namespaces,
-      devices: DEVICES.map(([path, major, minor]) => ({ path, type: 'c', major, minor, fileMode: 0o666, uid: 0, gid: 0 })),
-      maskedPaths: MASKED_PATHS,
-      readonlyPaths: READONLY_PATHS,
+      devices: [...nodes.values()],
+      // --privileged: nothing masked, nothing read-only
+      maskedPaths: privileged ? [] : MASKED_PATHS,
+      readonlyPaths: privileged ? [] : [...READONLY_PATHS, ...(cgroupView?.readonlyPaths ?? [])],
       rootfsPropagation: 'rprivate',
+      ...(seccomp ? { seccomp } : {}),
+      ...(config.sysctls && Object.keys(config.sysctls).length > 0 ? { sysctl: config.sysctls } : {}),
     },
     annotations: {
       'org.tscontainer.rootfs.type': rootfs.spec.type,
@@ -159,6 +199,7 @@ export function buildSpec({ config, rootfs, etcFiles, netns }: SpecInputs): OciS
       'org.tscontainer.rootfs.data': rootfs.spec.data,
       ...(rootfs.spec.cwd ? { 'org.tscontainer.rootfs.cwd': rootfs.spec.cwd } : {}),
       ...(config.userSpec ? { [USER_ANNOTATION]: config.userSpec } : {}),
+      ...(config.init ? { [INIT_ANNOTATION]: 'true' } : {}),
     },
   };
 }

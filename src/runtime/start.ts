@@ -24,6 +24,9 @@ import { openGraph } from './graph.js';
 import { helperError, spawnHelper, type HelperProcess } from './helper.js';
 import { currentBootId, processStartTime } from './proc.js';
 import { buildSpec } from './spec.js';
+import { cgroupView } from './cgroupview.js';
+import { containerDevices } from './devices.js';
+import { seccompCacheDir } from './seccomp/index.js';
 import { cgroupParent } from './cgroup.js';
 import { containerNetwork, type AttachedNetwork } from './network.js';
 
@@ -72,16 +75,22 @@ export async function startContainer(ctx: Context, row: ContainerRow, io: StartI
     for (const v of config.volumes) if (!existsSync(v.source)) mkdirSync(v.source, { recursive: true, mode: 0o755 });
     const driver = openGraph(ctx, row.driver);
     const env = config.env.some((e) => e.startsWith('HOSTNAME=')) ? config.env : [...config.env, `HOSTNAME=${network.hostname}`];
+    // the cgroup first: the spec binds its directories at /sys/fs/cgroup
+    const layout = detectCgroups();
+    const devices = containerDevices(config, layout.version);
+    const limits = { ...config.limits, devices: [...(config.limits.devices ?? []), ...devices.rules] };
+    const cgroup = createContainerCgroup(layout, row.id, limits, cgroupParent());
+    undo.push(() => cgroup.remove());
     const spec = buildSpec({
       config: { ...config, hostname: network.hostname, env },
       rootfs: driver.mountSpec(row.rw_layer),
       etcFiles: network.etcFiles,
       netns: network.netns,
+      cgroupView: cgroupView(layout, cgroup, Boolean(config.privileged)),
+      devices: devices.nodes,
     });
     writeFileSync(join(dir, 'config.json'), JSON.stringify(spec));
 
-    const cgroup = createContainerCgroup(detectCgroups(), row.id, config.limits, cgroupParent());
-    undo.push(() => cgroup.remove());
     for (const w of [...cgroup.warnings, ...network.warnings]) ctx.warn(w);
 
     const args = ['run', '--bundle', dir, '--state', runDir];
@@ -93,6 +102,7 @@ export async function startContainer(ctx: Context, row: ContainerRow, io: StartI
     if (!(io.attached && config.autoRemove)) args.push('--log', logPath(ctx, row.id));
     const oom = cgroup.oomFile();
     if (oom) args.push('--oom-file', oom);
+    if (spec.linux.seccomp) args.push('--seccomp-cache', seccompCacheDir(ctx.roots.state));
 
     // Detached, nobody waits for the exit: the monitor runs `container cleanup` when it comes.
     const exit = io.attached ? undefined : exitCommand(ctx, row.id);
