@@ -20,6 +20,7 @@ import {
   parseSysctls,
   parseTmpfs,
   parseUserns,
+  USERNS_ENV,
   parseStopTimeout,
   parseUlimit,
   parseUserSpec,
@@ -61,7 +62,8 @@ export async function prepareCreate(
   const security = parseSecurityOpts(flags.securityOpt);
   const cgroupns = parseCgroupns(flags.cgroupns);
   const privileged = Boolean(flags.privileged);
-  parseUserns(flags.userns, privileged);
+  const userns = parseUserns(flags.userns, privileged, process.env[USERNS_ENV]);
+  if (userns === 'auto') refuseWithUserns(flags);
   // --privileged: every capability and no filter, whatever else was asked (as docker)
   // --cap-add ALL, like --privileged, means all we have (a capability named on its own that
   // we lack still fails the start, with the kernel's word for it)
@@ -144,6 +146,7 @@ export async function prepareCreate(
       seccomp,
       cgroupns,
       privileged,
+      ...(userns === 'auto' ? { userns } : {}),
       devices,
       tmpfs,
       ...(shmSizeBytes !== undefined ? { shmSizeBytes } : {}),
@@ -162,6 +165,21 @@ export async function prepareCreate(
       cmd,
     },
   };
+}
+
+/** What a container in its own user namespace cannot have (yet): one sentence each, exit 125. */
+function refuseWithUserns(flags: RunFlags): void {
+  const network = flags.network ?? 'bridge';
+  if (network.startsWith('container:')) {
+    throw new UsageError(
+      `--userns auto cannot be combined with --network ${network}: that network namespace belongs to another user namespace`,
+    );
+  }
+  if ((flags.device ?? []).length > 0) {
+    throw new UsageError(
+      '--userns auto cannot be combined with --device yet: device nodes cannot be created in a user namespace',
+    );
+  }
 }
 
 /**
