@@ -26,6 +26,8 @@ import { withReadOnlyView } from '../graph/view.js';
 import { ConflictError, EXIT_MANAGEMENT, NotFoundError, UsageError } from '../util/errors.js';
 import { components, relativeTo, resolveScoped } from './scoped.js';
 import { entry, streamEntry } from './tar-write.js';
+import { shiftTarIds } from './idshift.js';
+import { getUsernsRange } from '../store/userns.js';
 
 async function container(ctx: Context, ref: string): Promise<ContainerRow> {
   return reconcile(ctx, findContainer(ctx.db(), ref));
@@ -108,9 +110,11 @@ export async function commitContainer(ctx: Context, ref: string, tag: string | u
   const parent = chainBaseFirst(db, image.top_layer).pop() ?? null;
   const created = new Date().toISOString();
   let id = '';
+  // --userns=auto: the layer's files are owned by host ids; the image gets the container's own
+  const range = getUsernsRange(db, row.id);
   await registerLayer(db, driver, {
     parent,
-    source: driver.diff(row.rw_layer),
+    source: range ? shiftTarIds(driver.diff(row.rw_layer) as Readable, range) : driver.diff(row.rw_layer),
     inTx: (layer) => {
       const cfg = {
         ...base,
@@ -141,8 +145,10 @@ export async function commitContainer(ctx: Context, ref: string, tag: string | u
 export async function exportContainer(ctx: Context, ref: string, out: NodeJS.WritableStream): Promise<void> {
   const row = await container(ctx, ref);
   const { compareDiffTar } = await import('../graph/tar-diff.js');
+  const range = getUsernsRange(ctx.db(), row.id); // --userns=auto: host ids back to the container's
   await withContainerView(ctx, row, async (root) => {
-    await pipeline(compareDiffTar(root, null) as Readable, out);
+    const tar = compareDiffTar(root, null) as Readable;
+    await pipeline(range ? shiftTarIds(tar, range) : tar, out);
   });
 }
 

@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chmodSync, chownSync, existsSync, lstatSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeRoot, type TestRoot } from './support/cli.js';
+import { execa } from 'execa';
+import { CLI, makeRoot, type TestRoot } from './support/cli.js';
 
 interface Saved {
   file: string;
@@ -149,6 +150,20 @@ describe('--userns=auto', () => {
     const ls = await t.run(['exec', 'u-one', 'sh', '-c', 'stat -c "%u:%g" /made-inside /bin/busybox; id -u']);
     expect(ls.exitCode, ls.stderr).toBe(0);
     expect(ls.stdout.split('\n')).toEqual(['0:0', '0:0', '0']);
+  });
+
+  it("commit and export give the container's own ids back, not the host range", async () => {
+    const c = await t.run(['commit', 'u-one', 'userns-committed:1']);
+    expect(c.exitCode, c.stderr).toBe(0);
+    const r = await t.run(['run', '--rm', '--network', 'none', 'userns-committed:1', 'stat', '-c', '%u:%g', '/made-inside']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toBe('0:0');
+    const out = join(t.root, 'export.tar');
+    const e = await execa('sh', ['-c', `node ${CLI} export u-one > ${out}`], { env: t.env, reject: false });
+    expect(e.exitCode, e.stderr).toBe(0);
+    const list = await execa('tar', ['-tvnf', out, './made-inside', 'made-inside'], { reject: false });
+    expect(list.stdout).toMatch(/^-rw-r--r-- 0\/0 /m);
+    expect((await t.run(['rmi', 'userns-committed:1'])).exitCode).toBe(0);
   });
 
   it('two containers get disjoint ranges, and rm gives a range back', async () => {
