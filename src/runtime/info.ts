@@ -10,6 +10,7 @@ import { helperPath } from './helper.js';
 import { countContainersByState } from '../store/containers.js';
 import { countImages } from '../store/images.js';
 import { countUsernsRanges } from '../store/userns.js';
+import { idmappedLayersSupported } from './subids.js';
 
 export function versionInfo(): Record<string, string> {
   const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
@@ -54,10 +55,7 @@ export async function systemInfo(ctx: Context): Promise<Record<string, unknown>>
 /** How --userns=auto makes the rootfs usable: idmapped layers where the kernel can idmap the
  *  overlay's lower dirs (5.19), else nothing yet (the chown'd-copy fallback is not built). */
 function usernsSupport(): string {
-  const [major = 0, minor = 0] = release()
-    .split('.')
-    .map((n) => parseInt(n, 10));
-  return major > 5 || (major === 5 && minor >= 19)
+  return idmappedLayersSupported()
     ? 'auto: idmapped overlay layers (no copy); host: the default'
     : "host only: this kernel cannot idmap overlay layers and the chown'd-copy fallback is not built";
 }

@@ -3,7 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { parseCgroupLimits, parseMemory } from '../cgroups/index.js';
 import { hostDevices, parseDevice, parseDeviceCgroupRule } from './devices.js';
-import { UsageError } from '../util/errors.js';
+import { UnsupportedError, UsageError } from '../util/errors.js';
+import { release } from 'node:os';
+import { idmappedLayersSupported } from './subids.js';
 import type { ContainerConfig } from './config.js';
 import type { CreateRequest } from './create.js';
 import { DEFAULT_CAPS } from './spec.js';
@@ -169,6 +171,11 @@ export async function prepareCreate(
 
 /** What a container in its own user namespace cannot have (yet): one sentence each, exit 125. */
 function refuseWithUserns(flags: RunFlags): void {
+  if (!idmappedLayersSupported()) {
+    throw new UnsupportedError(
+      `--userns auto needs idmapped overlay layers (Linux 5.19 or later; this is ${release()}), and the chown'd-copy fallback is not built`,
+    );
+  }
   const network = flags.network ?? 'bridge';
   if (network.startsWith('container:')) {
     throw new UsageError(

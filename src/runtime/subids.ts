@@ -17,6 +17,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { release } from 'node:os';
 import { SystemError } from '../util/errors.js';
 
 export const SUBID_USER = 'tscontainer';
@@ -120,4 +121,11 @@ export function subidSlots(s: { uids: SubidRange[]; gids: SubidRange[] }): {
     slots: Math.min(slotCount(s.uids), slotCount(s.gids)),
     range: (k) => ({ uidBase: slotStart(s.uids, k)!, gidBase: slotStart(s.gids, k)!, size: RANGE_SIZE }),
   };
+}
+
+/** Overlay on idmapped lower layers needs Linux 5.19; without it --userns=auto is refused (the
+ *  chown'd-copy fallback is not built). */
+export function idmappedLayersSupported(kernel: string = release()): boolean {
+  const [major = 0, minor = 0] = kernel.split('.').map((n) => parseInt(n, 10));
+  return major > 5 || (major === 5 && minor >= 19);
 }

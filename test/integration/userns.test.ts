@@ -190,6 +190,17 @@ describe('--userns=auto', () => {
     expect((await t.run(['rm', '-f', 'u-three'])).exitCode).toBe(0);
   });
 
+  it('concurrent creates never share a range (one BEGIN IMMEDIATE allocation each)', async () => {
+    const names = ['u-c1', 'u-c2', 'u-c3', 'u-c4'];
+    const made = await Promise.all(
+      names.map((n) => t.run(['create', '--name', n, '--network', 'none', '--userns=auto', 'busybox', 'true'])),
+    );
+    for (const r of made) expect(r.exitCode, r.stderr).toBe(0);
+    const bases = await Promise.all(names.map(async (n) => (await inspect(n)).range!.uidBase));
+    expect(new Set(bases).size).toBe(names.length);
+    expect((await t.run(['rm', ...names])).exitCode).toBe(0);
+  });
+
   it('never modifies an image layer (no chown of shared layers)', async () => {
     const before = imageLayerOwners();
     expect(before.size).toBeGreaterThan(10);
