@@ -166,6 +166,19 @@ describe('--userns=auto', () => {
     expect((await t.run(['rmi', 'userns-committed:1'])).exitCode).toBe(0);
   });
 
+  it("cp into the container gives root's files to its root, cp out as a tar gives the container's ids", async () => {
+    const src = join(t.root, 'cp-src');
+    writeFileSync(src, 'copied\n');
+    const cin = await t.run(['cp', src, 'u-one:/copied-in']);
+    expect(cin.exitCode, cin.stderr).toBe(0);
+    const st = await t.run(['exec', 'u-one', 'stat', '-c', '%u:%g', '/copied-in', '/']);
+    expect(st.stdout.split('\n')).toEqual(['0:0', '0:0']);
+    const out = join(t.root, 'cp-out.tar');
+    const e = await execa('sh', ['-c', `node ${CLI} cp u-one:/made-inside - > ${out}`], { env: t.env, reject: false });
+    expect(e.exitCode, e.stderr).toBe(0);
+    expect((await execa('tar', ['-tvnf', out])).stdout).toMatch(/^-rw-r--r-- 0\/0 .* made-inside$/m);
+  });
+
   it('two containers get disjoint ranges, and rm gives a range back', async () => {
     await startAuto('u-two');
     const one = (await inspect('u-one')).range!;
