@@ -80,6 +80,17 @@ static int overlay_option(int fsfd, const char *key, const char *value)
     return 0;
 }
 
+/* A directory's O_PATH fd, named for overlay as /proc/self/fd/N: fsconfig takes at most 256
+ * bytes a value, which a long state root's path could pass. */
+static int fd_name(int cwdfd, const char *path, char name[32])
+{
+    int fd = openat(cwdfd, path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return fail(EXIT_OWN_FAILURE, "open overlay layer %s: %m", path);
+    snprintf(name, 32, "/proc/self/fd/%d", fd);
+    return fd;
+}
+
 /* The overlay of the annotations' data (lowerdir=a:b,upperdir=u,workdir=w,...), each lower dir
  * idmapped; a detached mount. Relative paths are relative to rootfs.cwd. */
 static int idmapped_overlay(const struct container_spec *s, int userns)
@@ -90,38 +101,62 @@ static int idmapped_overlay(const struct container_spec *s, int userns)
         return fail(EXIT_OWN_FAILURE, "open %s: %m", cwd);
     /* fsopen: a new, not yet mounted overlay filesystem context */
     int fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
-    if (fsfd < 0)
+    if (fsfd < 0) {
+        close(cwdfd);
         return fail(EXIT_OWN_FAILURE, "fsopen overlay: %m");
+    }
     char *data = strdup(s->rootfs_data ? s->rootfs_data : "");
-    char lower[4096] = "";
-    size_t used = 0;
-    int ret = -1;
+    int fds[520], n_fds = 0, ret = -1;
+    if (!data) {
+        fail(EXIT_OWN_FAILURE, "out of memory");
+        goto out;
+    }
     for (char *save = NULL, *opt = strtok_r(data, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(opt, '=');
         if (!eq)
             continue;
         *eq = '\0';
-        const char *key = opt, *value = eq + 1;
+        const char *key = opt;
+        char *value = eq + 1;
+        char name[32];
         if (strcmp(key, "lowerdir") == 0) {
-            /* each lower layer gets its own idmapped mount; overlay reaches it by its fd */
-            char *dirs = strdup(value);
-            for (char *s2 = NULL, *d = strtok_r(dirs, ":", &s2); d; d = strtok_r(NULL, ":", &s2)) {
-                int fd = idmapped_tree(cwdfd, d, userns, false);
-                if (fd < 0) {
-                    free(dirs);
+            /* each lower layer gets its own idmapped mount, handed to overlay one at a time
+               ("lowerdir+", Linux 6.8; before it, all of them in one "lowerdir" value, which
+               fsconfig limits to 256 bytes: some 14 layers) */
+            char joined[256] = "";
+            size_t used = 0;
+            bool one_by_one = true;
+            for (char *s2 = NULL, *d = strtok_r(value, ":", &s2); d; d = strtok_r(NULL, ":", &s2)) {
+                if (n_fds >= 512) {
+                    fail(EXIT_OWN_FAILURE, "more than 512 layers");
                     goto out;
                 }
-                used += (size_t)snprintf(lower + used, sizeof lower - used, "%s/proc/self/fd/%d",
-                                         used ? ":" : "", fd); /* kept open until fsmount */
+                int fd = idmapped_tree(cwdfd, d, userns, false);
+                if (fd < 0)
+                    goto out;
+                fds[n_fds++] = fd;
+                snprintf(name, sizeof name, "/proc/self/fd/%d", fd);
+                if (one_by_one && fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir+", name, 0) == 0)
+                    continue;
+                if (one_by_one && n_fds > 1) { /* lowerdir+ worked before: a real failure */
+                    fail(EXIT_OWN_FAILURE, "overlay option lowerdir+=%s: %m", d);
+                    goto out;
+                }
+                one_by_one = false;
+                used += (size_t)snprintf(joined + used, sizeof joined - used, "%s%s", used ? ":" : "", name);
+                if (used >= sizeof joined) {
+                    fail(EXIT_OWN_FAILURE, "too many layers for this kernel's overlay (no lowerdir+)");
+                    goto out;
+                }
             }
-            free(dirs);
-            if (overlay_option(fsfd, "lowerdir", lower) < 0)
+            if (!one_by_one && overlay_option(fsfd, "lowerdir", joined) < 0)
                 goto out;
         } else if (strcmp(key, "upperdir") == 0 || strcmp(key, "workdir") == 0) {
-            char path[PATH_MAX];
-            snprintf(path, sizeof path, "%s%s%s", value[0] == '/' ? "" : cwd,
-                     value[0] == '/' ? "" : "/", value);
-            if (overlay_option(fsfd, key, path) < 0)
+            int fd = fd_name(cwdfd, value, name);
+            if (fd < 0)
+                goto out;
+            fds[n_fds++] = fd;
+            if (overlay_option(fsfd, key, name) < 0)
                 goto out;
         } else if (overlay_option(fsfd, key, value) < 0) {
             goto out;
@@ -140,11 +175,9 @@ out:
     free(data);
     close(fsfd);
     close(cwdfd);
-    /* the lower layers' fds: the overlay holds its own references now */
-    for (char *p = lower; (p = strstr(p, "/proc/self/fd/")); ) {
-        p += strlen("/proc/self/fd/");
-        close(atoi(p));
-    }
+    /* the layers' fds: the overlay holds its own references now */
+    for (int i = 0; i < n_fds; i++)
+        close(fds[i]);
     return ret;
 }
 
