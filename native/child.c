@@ -233,6 +233,10 @@ int child_main(void *arg)
        the host's cache directory; the filter is installed just before execve. */
     if (seccomp_compile(&s->process.seccomp, &s->process.filter) < 0)
         child_die(a->err_fd);
+    /* --userns: nothing below may run before the parent has written our uid/gid maps (files
+       we create need a mapped owner; mounts need us to be root of the namespace). */
+    if (s->userns && userns_enter(a->userns_fd, s) < 0)
+        child_die(a->err_fd);
     int proc_sys = -1;
     if (setup_identity(s) < 0 || mounts_setup(s, &console, &proc_sys) < 0)
         child_die(a->err_fd);

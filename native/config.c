@@ -386,6 +386,7 @@ int process_load(const char *file, struct process_spec *proc)
 static const struct { const char *type; int flag; } ns_names[] = {
     {"pid", CLONE_NEWPID}, {"network", CLONE_NEWNET}, {"mount", CLONE_NEWNS},
     {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS},     {"cgroup", CLONE_NEWCGROUP},
+    {"user", CLONE_NEWUSER},
 };
 
 static int parse_namespaces(struct json_object *lx, struct container_spec *s)
@@ -408,11 +409,37 @@ static int parse_namespaces(struct json_object *lx, struct container_spec *s)
         for (size_t k = 0; e->type && k < sizeof ns_names / sizeof ns_names[0]; k++)
             if (strcmp(e->type, ns_names[k].type) == 0)
                 e->flag = ns_names[k].flag;
-        if (e->type && strcmp(e->type, "user") == 0)
-            return fail(EXIT_OWN_FAILURE, "%s: user namespaces are not supported", doc_name);
+        if (e->flag == CLONE_NEWUSER && e->path)
+            return fail(EXIT_OWN_FAILURE, "%s: joining a user namespace by path is not supported", doc_name);
+        if (e->flag == CLONE_NEWUSER)
+            s->userns = true;
         if (!e->flag)
             return fail(EXIT_OWN_FAILURE, "%s: unknown namespace type \"%s\"", doc_name,
                         e->type ? e->type : "");
+    }
+    return 0;
+}
+
+/* linux.uidMappings / gidMappings -> the text of /proc/PID/uid_map ("0 100000 65536\n"). */
+static int parse_id_map(struct json_object *lx, const char *key, char *out, size_t len)
+{
+    struct json_object *list = member(lx, key);
+    out[0] = '\0';
+    if (want(list, json_type_array, key) < 0)
+        return -1;
+    size_t n = list ? json_object_array_length(list) : 0, used = 0;
+    if (n > 5) /* the kernel takes up to 340 lines; we never write more than a few */
+        return fail(EXIT_OWN_FAILURE, "%s: more than 5 entries in linux.%s", doc_name, key);
+    for (size_t i = 0; i < n; i++) {
+        struct json_object *m = json_object_array_get_idx(list, i);
+        uint64_t c = 0, h = 0, sz = 0;
+        if (want(m, json_type_object, key) < 0 || get_uint(m, "containerID", key, &c) < 0 ||
+            get_uint(m, "hostID", key, &h) < 0 || get_uint(m, "size", key, &sz) < 0)
+            return -1;
+        if (sz == 0 || c > UINT32_MAX || h > UINT32_MAX || sz > UINT32_MAX)
+            return fail(EXIT_OWN_FAILURE, "%s: invalid entry in linux.%s", doc_name, key);
+        used += (size_t)snprintf(out + used, len - used, "%llu %llu %llu\n", (unsigned long long)c,
+                                 (unsigned long long)h, (unsigned long long)sz);
     }
     return 0;
 }
@@ -486,6 +513,8 @@ static int parse_linux(struct json_object *lx, struct container_spec *s)
 {
     const char *prop = NULL;
     if (want(lx, json_type_object, "linux") < 0 || parse_namespaces(lx, s) < 0 ||
+        parse_id_map(lx, "uidMappings", s->uid_map, sizeof s->uid_map) < 0 ||
+        parse_id_map(lx, "gidMappings", s->gid_map, sizeof s->gid_map) < 0 ||
         parse_devices(lx, s) < 0 ||
         get_strings(lx, "maskedPaths", "linux.maskedPaths", &s->masked_paths, &s->n_masked_paths) < 0 ||
         get_strings(lx, "readonlyPaths", "linux.readonlyPaths", &s->readonly_paths, &s->n_readonly_paths) < 0 ||
@@ -574,6 +603,7 @@ int config_load(const char *bundle, struct container_spec *s)
 {
     char path[PATH_MAX];
     memset(s, 0, sizeof *s);
+    s->rootfs_fd = -1;
     snprintf(path, sizeof path, "%s/config.json", bundle);
     struct json_object *root = parse_file(path);
     if (!root)

@@ -22,7 +22,10 @@
 #include <unistd.h>
 
 /* Order matters: the mount namespace last, because entering it changes what paths mean. */
+/* user first: once we are in the container's user namespace (where root of the host's one
+   holds every capability), the others, which it owns, may be joined too */
 static const struct { const char *name; int flag; } exec_namespaces[] = {
+    {"user", CLONE_NEWUSER},
     {"cgroup", CLONE_NEWCGROUP}, {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS},
     {"net", CLONE_NEWNET},       {"pid", CLONE_NEWPID}, {"mnt", CLONE_NEWNS},
 };

@@ -139,6 +139,9 @@ struct container_spec {
     size_t n_sysctls;
     bool init; /* annotation org.tscontainer.init: pid 1 is our init (init.c), the process pid 2 */
     const char *rootfs_type, *rootfs_source, *rootfs_data, *rootfs_cwd; /* annotations */
+    bool userns;                      /* a "user" entry in linux.namespaces: CLONE_NEWUSER */
+    char uid_map[256], gid_map[256];  /* linux.uidMappings / gidMappings as /proc/PID/uid_map text */
+    int rootfs_fd;                    /* userns: the detached rootfs mount the parent made, else -1 */
 };
 
 int config_load(const char *bundle, struct container_spec *spec);
@@ -208,6 +211,7 @@ struct child_args {
     int err_fd;     /* write end of the CLOEXEC error pipe */
     int console_fd; /* socket for the pty master with --tty, else -1 */
     int stdio[3];   /* what becomes fd 0, 1, 2 (without --tty) */
+    int userns_fd;  /* userns: socket on which the parent sends the rootfs once the maps exist */
     int close_fds[8]; /* the parent's ends, closed first thing */
     size_t n_close_fds;
     bool have_winsize;
@@ -220,6 +224,14 @@ void child_die(int err_fd) __attribute__((noreturn));
 /* The parent's side: EOF on the error pipe means execve succeeded (0); a "CODE message"
  * from child_die is recorded with failure_set (-1). Closes the pipe. */
 int read_child_failure(int err_r);
+
+/* ---- userns.c ---------------------------------------------------------- */
+
+/* Parent: write the child's uid_map/gid_map, build its rootfs on idmapped layers, send it. */
+int userns_prepare(pid_t child, const struct container_spec *spec, int sock);
+/* Child: wait for the parent's rootfs (its arrival means the maps exist), become root of the
+ * user namespace. */
+int userns_enter(int sock, struct container_spec *spec);
 
 /* ---- mounts.c ---------------------------------------------------------- */
 

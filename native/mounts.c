@@ -338,6 +338,8 @@ static int mount_rootfs(const struct container_spec *s)
     if (mount(NULL, "/", NULL, s->rootfs_propagation, NULL) < 0)
         return fail(EXIT_OWN_FAILURE, "make / private in the container's mount namespace: %m");
 
+    if (s->rootfs_fd >= 0)
+        return 0; /* --userns: already attached by userns_enter (userns.c) */
     if (!s->rootfs_type) {
         /* A bind of root.path onto itself: pivot_root wants the new root to be a mount point. */
         if (mount(s->root_path, s->root_path, NULL, MS_BIND | MS_REC, NULL) < 0)

@@ -27,6 +27,7 @@ struct run_state {
     int go_w;                  /* we write "g" here */
     int err_r;                 /* the child's failure, or EOF after execve */
     int console_r;             /* the pty master arrives here (--tty) */
+    int userns_w;              /* --userns: we send the child its rootfs here */
     int stdin_w, stdout_r, stderr_r;
 };
 
@@ -86,6 +87,15 @@ static int make_sync(const struct run_options *o, struct child_args *a, struct r
         a->close_fds[a->n_close_fds++] = sv[0];
         /* the caller's window size, if it has one, so the container starts with it */
         a->have_winsize = !o->detach && ioctl(0, TIOCGWINSZ, &a->winsize) == 0;
+    }
+    a->userns_fd = r->userns_w = -1;
+    if (a->spec->userns) {
+        int sv[2];
+        /* --userns: the rootfs mount (made once the maps exist) goes to the child over this */
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+            return fail(EXIT_OWN_FAILURE, "socketpair: %m");
+        a->userns_fd = sv[1], r->userns_w = sv[0];
+        a->close_fds[a->n_close_fds++] = sv[0];
     }
     return 0;
 }
@@ -238,6 +248,19 @@ int cmd_run(const struct run_options *o)
     close(a.err_fd);
     if (a.console_fd >= 0)
         close(a.console_fd);
+    if (a.userns_fd >= 0)
+        close(a.userns_fd);
+    /* --userns: maps and rootfs before the pid is reported, so the caller never sees a child
+       that cannot yet be root of its namespace */
+    if (spec.userns) {
+        int ok = userns_prepare(pid, &spec, r.userns_w);
+        close(r.userns_w);
+        if (ok < 0) {
+            kill_and_reap(pid);
+            report_failure();
+            return failure_code();
+        }
+    }
 
     report_pid(pid);
     enum wait_result waited = wait_for_caller(sigfd, pid);

@@ -7,7 +7,17 @@
 //    so overlay copies up as it should), paths resolved inside that root by us, so that no
 //    symlink in the container can send a write to the host; into a stopped container through
 //    the driver's mount of its layer, unmounted in a finally.
-import { cpSync, createReadStream, existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import {
+  cpSync,
+  createReadStream,
+  existsSync,
+  lchownSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readlinkSync,
+  statSync,
+} from 'node:fs';
 import { basename, dirname, resolve as hostResolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -26,6 +36,8 @@ import { withReadOnlyView } from '../graph/view.js';
 import { ConflictError, EXIT_MANAGEMENT, NotFoundError, UsageError } from '../util/errors.js';
 import { components, relativeTo, resolveScoped } from './scoped.js';
 import { entry, streamEntry } from './tar-write.js';
+import { shiftTarIds } from './idshift.js';
+import { getUsernsRange } from '../store/userns.js';
 
 async function container(ctx: Context, ref: string): Promise<ContainerRow> {
   return reconcile(ctx, findContainer(ctx.db(), ref));
@@ -108,9 +120,11 @@ export async function commitContainer(ctx: Context, ref: string, tag: string | u
   const parent = chainBaseFirst(db, image.top_layer).pop() ?? null;
   const created = new Date().toISOString();
   let id = '';
+  // --userns=auto: the layer's files are owned by host ids; the image gets the container's own
+  const range = getUsernsRange(db, row.id);
   await registerLayer(db, driver, {
     parent,
-    source: driver.diff(row.rw_layer),
+    source: range ? shiftTarIds(driver.diff(row.rw_layer) as Readable, range) : driver.diff(row.rw_layer),
     inTx: (layer) => {
       const cfg = {
         ...base,
@@ -141,8 +155,10 @@ export async function commitContainer(ctx: Context, ref: string, tag: string | u
 export async function exportContainer(ctx: Context, ref: string, out: NodeJS.WritableStream): Promise<void> {
   const row = await container(ctx, ref);
   const { compareDiffTar } = await import('../graph/tar-diff.js');
+  const range = getUsernsRange(ctx.db(), row.id); // --userns=auto: host ids back to the container's
   await withContainerView(ctx, row, async (root) => {
-    await pipeline(compareDiffTar(root, null) as Readable, out);
+    const tar = compareDiffTar(root, null) as Readable;
+    await pipeline(range ? shiftTarIds(tar, range) : tar, out);
   });
 }
 
@@ -183,6 +199,18 @@ function tarOfPath(abs: string, name: string): Readable {
   return Readable.from(pack as AsyncIterable<Buffer>, { objectMode: false });
 }
 
+/**
+ * --userns=auto: what `cp` just wrote into the container is owned by host ids below the range
+ * (root's 0 here), which the container sees as nobody. Give each copied entry the container's
+ * own owner instead (host BASE+N for N), as docker cp does under --userns-remap; an entry that
+ * already shows a mapped owner (a directory that was there) is left alone.
+ */
+function ownInRange(host: string, to: string, r: { uidBase: number; gidBase: number; size: number }): void {
+  const st = lstatSync(to);
+  if (st.uid < r.size && st.gid < r.size) lchownSync(to, r.uidBase + st.uid, r.gidBase + st.gid);
+  if (lstatSync(host).isDirectory()) for (const n of readdirSync(host)) ownInRange(`${host}/${n}`, `${to}/${n}`, r);
+}
+
 /** docker cp's rules for where SRC lands when copied to DEST. */
 function destinationFor(srcIsDir: boolean, srcPath: string, destExists: boolean, destIsDir: boolean, dest: string): string {
   const contentsOnly = srcPath.endsWith('/.');
@@ -219,7 +247,9 @@ export async function copyCommand(ctx: Context, srcArg: string, destArg: string)
       const st = lstatSync(abs, { throwIfNoEntry: false });
       if (!st) throw new NotFoundError(`Could not find the file ${src.path} in container ${src.container}`, EXIT_MANAGEMENT);
       if (dest.path === '-') {
-        await pipeline(tarOfPath(abs, basename(src.path.replace(/\/+$/, '')) || '.'), process.stdout);
+        const tar = tarOfPath(abs, basename(src.path.replace(/\/+$/, '')) || '.');
+        const range = getUsernsRange(ctx.db(), row.id); // --userns=auto: the container's own ids
+        await pipeline(range ? shiftTarIds(tar, range) : tar, process.stdout);
         return;
       }
       const target = hostResolve(dest.path);
@@ -245,6 +275,7 @@ export async function copyCommand(ctx: Context, srcArg: string, destArg: string)
   const hst = lstatSync(host, { throwIfNoEntry: false });
   if (!hst) throw new NotFoundError(`no such file or directory: ${src.path}`);
   const row = await container(ctx, dest.container!);
+  const range = getUsernsRange(ctx.db(), row.id);
   const write = (root: string) => {
     const parentAbs = resolveScoped(root, dirname(dest.path));
     const last = basename(dest.path);
@@ -260,6 +291,7 @@ export async function copyCommand(ctx: Context, srcArg: string, destArg: string)
     const to = resolveScoped(root, toRel, false);
     if (!existsSync(dirname(to))) throw new NotFoundError(`no such directory: ${dirname(dest.path)} in container ${row.name}`);
     cpSync(host, to, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true, force: true });
+    if (range) ownInRange(host, to, range);
   };
   if (isRunning(row)) {
     if (row.state === 'paused') throw new ConflictError(`container ${row.name} is paused: unpause it first`, EXIT_MANAGEMENT);

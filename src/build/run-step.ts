@@ -86,6 +86,9 @@ export async function runStep(ctx: Context, req: RunStepRequest): Promise<LayerR
       capAdd: [],
       capDrop: [],
       network: req.network,
+      // always the host's user namespace, whatever TSCONTAINER_USERNS says: a step's layer must
+      // hold the image's own ids, not a range of host ids
+      userns: 'host',
       ...(defaults.User ? { user: defaults.User } : {}),
       ...(defaults.WorkingDir ? { workdir: defaults.WorkingDir } : {}),
     });

@@ -53,7 +53,7 @@ function addCreateFlags(cmd: Command): Command {
     )
     .option('--cgroupns <mode>', 'cgroup namespace: private (the default: its own) or host')
     .option('--privileged', 'every capability, no seccomp filter, every host device, writable /sys')
-    .option('--userns <mode>', 'user namespace: host (the default; others are not supported yet)')
+    .option('--userns <mode>', 'user namespace: host (the default) or auto (root inside, subordinate ids outside)')
     .option('--device <host[:container[:rwm]]>', 'add a host device (repeatable)', collect, [])
     .option('--device-cgroup-rule <rule>', 'allow a device in the devices cgroup, e.g. "c 1:3 rwm" (repeatable)', collect, [])
     .option('--tmpfs <path[:options]>', 'mount a tmpfs, e.g. /run:size=16m,mode=1777 (repeatable)', collect, [])

@@ -60,6 +60,9 @@ export interface ContainerConfig {
   init?: boolean;
   /** --oom-score-adj */
   oomScoreAdj?: number;
+  /** --userns: the host's user namespace (absent or 'host') or one of its own with a range of
+   *  subordinate ids allocated in SQLite (userns_ranges). */
+  userns?: 'host' | 'auto';
   /** --cgroupns: a cgroup namespace of its own (private, the default) or the host's. */
   cgroupns?: 'private' | 'host';
   /** --security-opt seccomp=: the default profile, none, or a user's (absent: the default). */

@@ -11,6 +11,8 @@ import type { ContainerConfig } from './config.js';
 import { newCacheId, newContainerId, randomName } from './names.js';
 import { openGraph } from './graph.js';
 import { log } from '../util/log.js';
+import { allocateUsernsRange } from '../store/userns.js';
+import { subidSlots, tscontainerSubids } from './subids.js';
 
 export interface CreateRequest {
   imageId: string;
@@ -76,6 +78,12 @@ export async function createContainer(ctx: Context, req: CreateRequest): Promise
         rw_layer: rwLayer,
         created_at: new Date().toISOString(),
       });
+      // --userns=auto: the lowest free range, under the same lock as the row (the files are
+      // read, and extended if need be, under it too)
+      if (config.userns === 'auto') {
+        const { slots, range } = subidSlots(tscontainerSubids());
+        allocateUsernsRange(db, id, slots, range);
+      }
       return getContainer(db, id)!;
     });
     log('debug', 'container created', { id, name: row.name });

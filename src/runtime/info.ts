@@ -9,6 +9,8 @@ import { packageRoot } from '../util/paths.js';
 import { helperPath } from './helper.js';
 import { countContainersByState } from '../store/containers.js';
 import { countImages } from '../store/images.js';
+import { countUsernsRanges } from '../store/userns.js';
+import { idmappedLayersSupported } from './subids.js';
 
 export function versionInfo(): Record<string, string> {
   const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
@@ -41,9 +43,19 @@ export async function systemInfo(ctx: Context): Promise<Record<string, unknown>>
     'Storage Driver': driver.name,
     'Storage Status': driver.status(),
     'Cgroup Version': String(cg.version),
+    'User Namespaces': usernsSupport(),
+    'User Namespace Ranges In Use': countUsernsRanges(db),
     'State Root': ctx.roots.state,
     'Run Root': ctx.roots.run,
     'Kernel Version': release(),
     ...versionInfo(),
   };
+}
+
+/** How --userns=auto makes the rootfs usable: idmapped layers where the kernel can idmap the
+ *  overlay's lower dirs (5.19), else nothing yet (the chown'd-copy fallback is not built). */
+function usernsSupport(): string {
+  return idmappedLayersSupported()
+    ? 'auto: idmapped overlay layers (no copy); host: the default'
+    : "host only: this kernel cannot idmap overlay layers and the chown'd-copy fallback is not built";
 }

@@ -12,6 +12,7 @@ import { openGraph } from './graph.js';
 import { containerCgroup } from './cgroup.js';
 import { isLive } from './lifecycle.js';
 import { logPath } from './files.js';
+import { getUsernsRange } from '../store/userns.js';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 const NAMESPACES = ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'pid_for_children', 'time', 'user', 'uts'];
@@ -138,6 +139,7 @@ export function inspectContainer(ctx: Context, row: ContainerRow): Record<string
       SecurityOpt: securityOpt(c),
       Privileged: Boolean(c.privileged),
       CgroupnsMode: c.cgroupns ?? 'private',
+      UsernsMode: c.userns === 'auto' ? 'auto' : '',
       Init: c.init ? true : null,
       OomScoreAdj: c.oomScoreAdj ?? 0,
       ShmSize: c.shmSizeBytes ?? 64 * 1024 * 1024,
@@ -209,6 +211,8 @@ export function inspectContainer(ctx: Context, row: ContainerRow): Record<string
       CgroupPath: cgroupPath,
       CgroupPaths: cgroupPaths,
       Namespaces: pid ? namespaceInodes(pid) : null,
+      // --userns=auto: the host ids of the container's root, from userns_ranges
+      UsernsRange: getUsernsRange(db, row.id) ?? null,
     },
   };
 }

@@ -2,7 +2,7 @@
 // bad value becomes a UsageError naming the flag, before anything is created.
 import { isAbsolute, normalize, resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { UnsupportedError, UsageError } from '../util/errors.js';
+import { UsageError } from '../util/errors.js';
 import type { ContainerConfig, Ulimit, VolumeMount } from './config.js';
 import { parseProfile, type SeccompChoice } from './seccomp/index.js';
 
@@ -351,18 +351,29 @@ export function parseOomScoreAdj(v: string | undefined): number | undefined {
   return n;
 }
 
+/** The environment variable giving the default of --userns (docker's `--userns-remap`, per CLI). */
+export const USERNS_ENV = 'TSCONTAINER_USERNS';
+
 /**
- * --userns: only `host` (the default: no user namespace) for now. `auto` (a subordinate range per
- * container) is issue 9's last part and not built yet: say so rather than run without it.
+ * --userns host|auto. `host` (the default) shares the host's user namespace; `auto` gives the
+ * container its own, root inside mapped to a range of `tscontainer`'s subordinate ids outside.
+ * Without the flag, TSCONTAINER_USERNS sets the default (as docker's --userns-remap does for a
+ * daemon); a --privileged container then keeps the host's, since it could not be privileged
+ * in its own. --privileged with an explicit --userns other than host is refused.
  */
-export function parseUserns(v: string | undefined, privileged: boolean): 'host' {
-  if (v === undefined || v === '' || v === 'host') return 'host';
-  if (privileged) {
+export function parseUserns(v: string | undefined, privileged: boolean, envDefault?: string): 'host' | 'auto' {
+  if (v === undefined || v === '') {
+    const d = envDefault === undefined || envDefault === '' ? 'host' : envDefault;
+    if (d !== 'host' && d !== 'auto') throw new UsageError(`invalid ${USERNS_ENV}="${d}": use host or auto`);
+    return privileged ? 'host' : d;
+  }
+  if (v !== 'host' && v !== 'auto') throw new UsageError(`invalid --userns "${v}": use host or auto`);
+  if (v === 'auto' && privileged) {
     throw new UsageError(
       `--privileged cannot be combined with --userns ${v}: a privileged container uses the host's user namespace`,
     );
   }
-  throw new UnsupportedError(`--userns ${v}: user namespaces are not supported yet; only --userns host is`);
+  return v;
 }
 
 /** --cgroupns host|private */

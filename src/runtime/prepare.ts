@@ -3,7 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { parseCgroupLimits, parseMemory } from '../cgroups/index.js';
 import { hostDevices, parseDevice, parseDeviceCgroupRule } from './devices.js';
-import { UsageError } from '../util/errors.js';
+import { UnsupportedError, UsageError } from '../util/errors.js';
+import { release } from 'node:os';
+import { idmappedLayersSupported } from './subids.js';
 import type { ContainerConfig } from './config.js';
 import type { CreateRequest } from './create.js';
 import { DEFAULT_CAPS } from './spec.js';
@@ -20,6 +22,7 @@ import {
   parseSysctls,
   parseTmpfs,
   parseUserns,
+  USERNS_ENV,
   parseStopTimeout,
   parseUlimit,
   parseUserSpec,
@@ -61,7 +64,8 @@ export async function prepareCreate(
   const security = parseSecurityOpts(flags.securityOpt);
   const cgroupns = parseCgroupns(flags.cgroupns);
   const privileged = Boolean(flags.privileged);
-  parseUserns(flags.userns, privileged);
+  const userns = parseUserns(flags.userns, privileged, process.env[USERNS_ENV]);
+  if (userns === 'auto') refuseWithUserns(flags);
   // --privileged: every capability and no filter, whatever else was asked (as docker)
   // --cap-add ALL, like --privileged, means all we have (a capability named on its own that
   // we lack still fails the start, with the kernel's word for it)
@@ -144,6 +148,7 @@ export async function prepareCreate(
       seccomp,
       cgroupns,
       privileged,
+      ...(userns === 'auto' ? { userns } : {}),
       devices,
       tmpfs,
       ...(shmSizeBytes !== undefined ? { shmSizeBytes } : {}),
@@ -162,6 +167,26 @@ export async function prepareCreate(
       cmd,
     },
   };
+}
+
+/** What a container in its own user namespace cannot have (yet): one sentence each, exit 125. */
+function refuseWithUserns(flags: RunFlags): void {
+  if (!idmappedLayersSupported()) {
+    throw new UnsupportedError(
+      `--userns auto needs idmapped overlay layers (Linux 5.19 or later; this is ${release()}), and the chown'd-copy fallback is not built`,
+    );
+  }
+  const network = flags.network ?? 'bridge';
+  if (network.startsWith('container:')) {
+    throw new UsageError(
+      `--userns auto cannot be combined with --network ${network}: that network namespace belongs to another user namespace`,
+    );
+  }
+  if ((flags.device ?? []).length > 0) {
+    throw new UsageError(
+      '--userns auto cannot be combined with --device yet: device nodes cannot be created in a user namespace',
+    );
+  }
 }
 
 /**

@@ -13,6 +13,19 @@ export interface OciMount {
   options: string[];
 }
 
+export interface OciIdMapping {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
+/** A container's own range of host ids (--userns=auto), as allocated in userns_ranges. */
+export interface UsernsMapping {
+  uidBase: number;
+  gidBase: number;
+  size: number;
+}
+
 export interface OciSpec {
   ociVersion: string;
   process: {
@@ -38,6 +51,9 @@ export interface OciSpec {
     /** absent: no filter (seccomp=unconfined) */
     seccomp?: OciSeccomp;
     sysctl?: Record<string, string>;
+    /** --userns=auto: root inside is uidBase outside, and so on for `size` ids */
+    uidMappings?: OciIdMapping[];
+    gidMappings?: OciIdMapping[];
   };
   annotations: Record<string, string>;
 }
@@ -96,6 +112,8 @@ export interface SpecInputs {
   cgroupView?: CgroupView;
   /** Nodes on top of docker's default six: --device, or the host's every one (--privileged). */
   devices?: SpecDevice[];
+  /** --userns=auto: a user namespace with these maps (absent: the host's). */
+  userns?: UsernsMapping | undefined;
 }
 
 /** The annotation asking the helper to run its init as pid 1 (--init). */
@@ -111,7 +129,7 @@ function byDepth(mounts: OciMount[]): OciMount[] {
 /** The annotation carrying the user spec the helper resolves inside the container. */
 export const USER_ANNOTATION = 'org.tscontainer.user';
 
-export function buildSpec({ config, rootfs, etcFiles, netns, cgroupView, devices = [] }: SpecInputs): OciSpec {
+export function buildSpec({ config, rootfs, etcFiles, netns, cgroupView, devices = [], userns }: SpecInputs): OciSpec {
   const privileged = Boolean(config.privileged);
   // With a user spec the helper decides: it clears effective/permitted for a non-root user.
   const root = Boolean(config.userSpec) || config.user.uid === 0;
@@ -121,6 +139,14 @@ export function buildSpec({ config, rootfs, etcFiles, netns, cgroupView, devices
   if (config.cgroupns !== 'host') namespaces.push({ type: 'cgroup' });
   if (netns === undefined) namespaces.push({ type: 'network' });
   else if (netns !== 'host') namespaces.push({ type: 'network', path: netns.path });
+  // every namespace above is created by the same clone, so the user namespace owns them all
+  if (userns) namespaces.push({ type: 'user' });
+  // sysfs may be mounted in a user namespace only with a network namespace it owns; else the
+  // host's /sys is bound, read-only (as runc does for rootless containers)
+  const sys: OciMount =
+    userns && netns !== undefined
+      ? { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] }
+      : { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', privileged ? 'rw' : 'ro'] };
 
   const mounts: OciMount[] = [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
@@ -132,7 +158,7 @@ export function buildSpec({ config, rootfs, etcFiles, netns, cgroupView, devices
       options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
     },
     // read-only unless --privileged, as docker's
-    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', privileged ? 'rw' : 'ro'] },
+    sys,
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
     {
       destination: '/dev/shm',
@@ -159,6 +185,14 @@ export function buildSpec({ config, rootfs, etcFiles, netns, cgroupView, devices
     DEVICES.map(([path, major, minor]) => [path, { path, type: 'c', major, minor, fileMode: 0o666, uid: 0, gid: 0 }]),
   );
   for (const d of devices) nodes.set(d.path, d);
+  // mknod is refused in a user namespace (a node would reach the host's device whatever the
+  // namespace): bind the host's own nodes instead, as runc does for rootless containers
+  if (userns) {
+    for (const d of nodes.values()) {
+      mounts.push({ destination: d.path, type: 'bind', source: d.path, options: ['bind', 'nosuid', 'noexec'] });
+    }
+    nodes.clear();
+  }
 
   const seccomp = specSeccomp(config.seccomp, caps);
   return {
@@ -192,6 +226,12 @@ export function buildSpec({ config, rootfs, etcFiles, netns, cgroupView, devices
       rootfsPropagation: 'rprivate',
       ...(seccomp ? { seccomp } : {}),
       ...(config.sysctls && Object.keys(config.sysctls).length > 0 ? { sysctl: config.sysctls } : {}),
+      ...(userns
+        ? {
+            uidMappings: [{ containerID: 0, hostID: userns.uidBase, size: userns.size }],
+            gidMappings: [{ containerID: 0, hostID: userns.gidBase, size: userns.size }],
+          }
+        : {}),
     },
     annotations: {
       'org.tscontainer.rootfs.type': rootfs.spec.type,

@@ -1,6 +1,6 @@
 // `start`: the run path of ARCHITECTURE.md. Spec → helper create → cgroups and network while
 // the child waits → go → started. Whatever fails, everything made for this start is undone.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, lstatSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Context } from './context.js';
 import { createContainerCgroup, detectCgroups, warmMigration, type ContainerCgroup } from '../cgroups/index.js';
@@ -29,6 +29,7 @@ import { containerDevices } from './devices.js';
 import { seccompCacheDir } from './seccomp/index.js';
 import { cgroupParent } from './cgroup.js';
 import { containerNetwork, type AttachedNetwork } from './network.js';
+import { getUsernsRange } from '../store/userns.js';
 
 export interface StartIO {
   /** The CLI stays attached: the helper shares its stdio and the CLI waits for the exit. */
@@ -81,7 +82,19 @@ export async function startContainer(ctx: Context, row: ContainerRow, io: StartI
     const limits = { ...config.limits, devices: [...(config.limits.devices ?? []), ...devices.rules] };
     const cgroup = createContainerCgroup(layout, row.id, limits, cgroupParent());
     undo.push(() => cgroup.remove());
+    // --userns=auto: the upper layer is not idmapped (native/userns.c), so its root directory
+    // (the container's "/") must belong to the container's root: chown that one empty-at-first
+    // directory of the container's own rw layer; no image layer is ever touched
+    const userns = config.userns === 'auto' ? getUsernsRange(db, row.id) : undefined;
+    if (config.userns === 'auto' && !userns) throw new SystemError(`container ${row.name} has no user namespace range`);
+    if (userns && row.driver === 'overlay') {
+      await driver.populate(row.rw_layer, (upper) => {
+        const st = lstatSync(upper);
+        if (st.uid !== userns.uidBase || st.gid !== userns.gidBase) chownSync(upper, userns.uidBase, userns.gidBase);
+      });
+    }
     const spec = buildSpec({
+      userns,
       config: { ...config, hostname: network.hostname, env },
       rootfs: driver.mountSpec(row.rw_layer),
       etcFiles: network.etcFiles,

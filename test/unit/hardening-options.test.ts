@@ -91,6 +91,13 @@ describe('--tmpfs, --sysctl, --oom-score-adj, --cgroupns, --userns', () => {
     expect(() => parseCgroupns('x')).toThrow('--cgroupns');
     expect(parseUserns('host', true)).toBe('host');
     expect(() => parseUserns('auto', true)).toThrow('--privileged cannot be combined with --userns auto');
-    expect(() => parseUserns('auto', false)).toThrow('not supported yet');
+    expect(parseUserns('auto', false)).toBe('auto');
+    expect(parseUserns(undefined, false)).toBe('host');
+    expect(() => parseUserns('keep-id', false)).toThrow('invalid --userns "keep-id"');
+    // TSCONTAINER_USERNS: the default when the flag is absent; --privileged keeps the host's
+    expect(parseUserns(undefined, false, 'auto')).toBe('auto');
+    expect(parseUserns(undefined, true, 'auto')).toBe('host');
+    expect(parseUserns('host', false, 'auto')).toBe('host');
+    expect(() => parseUserns(undefined, false, 'remap')).toThrow('invalid TSCONTAINER_USERNS');
   });
 });

@@ -3,5 +3,6 @@
 import { m001 } from './001_init.js';
 import { m002 } from './002_networks.js';
 import { m003 } from './003_build_cache.js';
+import { m005 } from './005_userns.js';
 
-export const MIGRATIONS: readonly string[] = [m001, m002, m003];
+export const MIGRATIONS: readonly string[] = [m001, m002, m003, m005];
