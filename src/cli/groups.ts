@@ -8,6 +8,7 @@ import { registerContainers } from './containers.js';
 import { registerNetwork } from './network.js';
 import { registerLifecycle } from './lifecycle.js';
 import { registerInteractive } from './interactive.js';
+import { registerTransfer } from './transfer.js';
 
 export function registerGroups(program: Command, ctx: GetContext): void {
   registerContainers(program, ctx);
@@ -16,4 +17,5 @@ export function registerGroups(program: Command, ctx: GetContext): void {
   registerSystem(program, ctx);
   registerImages(program, ctx);
   registerNetwork(program, ctx);
+  registerTransfer(program, ctx);
 }

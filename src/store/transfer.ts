@@ -1,0 +1,46 @@
+// RepoDigests and the registry blobs known to hold each layer (tables of migration 004).
+import type { DB } from './db.js';
+
+export interface LayerBlobRow {
+  diff_id: string;
+  digest: string;
+  media_type: string;
+  size: number;
+  repository: string;
+}
+
+/** Records `name` (repository@digest) for an image, moving it if it named another image. */
+export function setRepoDigest(db: DB, name: string, imageId: string): void {
+  db.prepare(
+    `INSERT INTO repo_digests (name, image_id, created_at) VALUES (?, ?, ?)
+     ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id`,
+  ).run(name, imageId, new Date().toISOString());
+}
+
+export function repoDigestsOf(db: DB, imageId: string): string[] {
+  return (db.prepare('SELECT name FROM repo_digests WHERE image_id = ? ORDER BY name').all(imageId) as { name: string }[]).map(
+    (r) => r.name,
+  );
+}
+
+export function imageIdForRepoDigest(db: DB, name: string): string | undefined {
+  return (db.prepare('SELECT image_id FROM repo_digests WHERE name = ?').get(name) as { image_id: string } | undefined)?.image_id;
+}
+
+export function allRepoDigests(db: DB): { name: string; image_id: string }[] {
+  return db.prepare('SELECT name, image_id FROM repo_digests ORDER BY name').all() as { name: string; image_id: string }[];
+}
+
+export function recordLayerBlob(db: DB, row: LayerBlobRow): void {
+  db.prepare(
+    `INSERT INTO layer_blobs (diff_id, digest, media_type, size, repository)
+     VALUES (@diff_id, @digest, @media_type, @size, @repository) ON CONFLICT DO NOTHING`,
+  ).run(row);
+}
+
+/** Blobs known to hold the layer `diffId`, those of `repository` first. */
+export function layerBlobsOf(db: DB, diffId: string, repository: string): LayerBlobRow[] {
+  return db
+    .prepare('SELECT * FROM layer_blobs WHERE diff_id = ? ORDER BY (repository = ?) DESC, repository')
+    .all(diffId, repository) as LayerBlobRow[];
+}
