@@ -6,6 +6,8 @@ export interface LayerBlobRow {
   digest: string;
   media_type: string;
   size: number;
+  /** The diffID of the tar inside the blob (what a config lists for it). */
+  tar_diff_id: string;
   repository: string;
 }
 
@@ -33,8 +35,8 @@ export function allRepoDigests(db: DB): { name: string; image_id: string }[] {
 
 export function recordLayerBlob(db: DB, row: LayerBlobRow): void {
   db.prepare(
-    `INSERT INTO layer_blobs (diff_id, digest, media_type, size, repository)
-     VALUES (@diff_id, @digest, @media_type, @size, @repository) ON CONFLICT DO NOTHING`,
+    `INSERT INTO layer_blobs (diff_id, digest, media_type, size, tar_diff_id, repository)
+     VALUES (@diff_id, @digest, @media_type, @size, @tar_diff_id, @repository) ON CONFLICT DO NOTHING`,
   ).run(row);
 }
 

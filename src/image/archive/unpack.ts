@@ -165,16 +165,6 @@ export async function unpackImage(db: DB, driver: GraphDriver, opts: UnpackOptio
           created_at: new Date().toISOString(),
         };
         insertLayer(db, row);
-        const input = opts.layers[j.index]!;
-        if (opts.repository !== undefined && input.digest !== undefined && input.mediaType !== undefined) {
-          recordLayerBlob(db, {
-            diff_id: j.diffId,
-            digest: input.digest,
-            media_type: input.mediaType,
-            size: input.size ?? 0,
-            repository: opts.repository,
-          });
-        }
       });
       j.committed = true;
       nextCommit++;
@@ -220,6 +210,17 @@ export async function unpackImage(db: DB, driver: GraphDriver, opts: UnpackOptio
         throw new ConflictError('a layer of the image was removed meanwhile; run the command again');
       id = commitImage(db, opts.rawConfig, top ?? null, opts.tags);
       for (const rd of opts.repoDigests ?? []) setRepoDigest(db, rd, id);
+      for (const [i, input] of opts.layers.entries()) {
+        if (opts.repository === undefined || input.digest === undefined || input.mediaType === undefined) continue;
+        recordLayerBlob(db, {
+          diff_id: diffIds[i]!,
+          digest: input.digest,
+          media_type: input.mediaType,
+          size: input.size ?? 0,
+          tar_diff_id: diffIds[i]!,
+          repository: opts.repository,
+        });
+      }
     });
     return { id, created: jobs.length, reused: present };
   } catch (err) {

@@ -14,6 +14,7 @@ CREATE TABLE layer_blobs (
   digest     TEXT NOT NULL,                  -- sha256 of the blob as stored in the registry
   media_type TEXT NOT NULL,
   size       INTEGER NOT NULL,
+  tar_diff_id TEXT NOT NULL,                 -- diffID of the tar inside the blob (the config's entry)
   repository TEXT NOT NULL,                  -- registry host/path the blob was seen in
   PRIMARY KEY (diff_id, digest, repository)
 );
