@@ -10,6 +10,7 @@ import { driverByName } from '../../graph/select.js';
 import type { LayerRow } from '../../store/layers.js';
 import { SystemError } from '../../util/errors.js';
 import type { ImageContext } from '../context.js';
+import { resolveImage } from '../resolve.js';
 import { chainBaseFirst, requireImage } from '../store.js';
 import { parseJson } from './types.js';
 
@@ -30,6 +31,7 @@ export interface ExportImage {
 
 export async function exportImage(ctx: ImageContext, input: string): Promise<ExportImage> {
   const db = ctx.db();
+  await resolveImage(ctx, input); // provides the built-in busybox on first use
   const { image, tag } = requireImage(db, input);
   const layers: ExportLayer[] = [];
   for (const row of chainBaseFirst(db, image.top_layer)) {
