@@ -11,7 +11,8 @@ import type { LayerRow } from '../../store/layers.js';
 import { SystemError } from '../../util/errors.js';
 import type { ImageContext } from '../context.js';
 import { resolveImage } from '../resolve.js';
-import { chainBaseFirst, requireImage } from '../store.js';
+import { chainBaseFirst, isMiss, lookupImage, requireImage } from '../store.js';
+import { NotFoundError } from '../../util/errors.js';
 import { parseJson } from './types.js';
 
 export interface ExportLayer {
@@ -31,7 +32,14 @@ export interface ExportImage {
 
 export async function exportImage(ctx: ImageContext, input: string): Promise<ExportImage> {
   const db = ctx.db();
-  await resolveImage(ctx, input); // provides the built-in busybox on first use
+  const miss = lookupImage(db, input);
+  if (isMiss(miss)) {
+    try {
+      await resolveImage(ctx, input); // provides the built-in busybox on first use
+    } catch {
+      throw new NotFoundError(`No such image: ${miss.display}`);
+    }
+  }
   const { image, tag } = requireImage(db, input);
   const layers: ExportLayer[] = [];
   for (const row of chainBaseFirst(db, image.top_layer)) {

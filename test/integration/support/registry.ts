@@ -112,3 +112,33 @@ export async function startRegistry(opts: { tls?: boolean; users?: Record<string
   await stop();
   throw new Error(`docker-registry did not start: ${stderr}`);
 }
+
+/** Uploads blobs (monolithic) and a manifest or index straight over HTTP, as another client would. */
+export async function pushRaw(
+  base: string,
+  repo: string,
+  blobs: Map<string, Buffer>,
+  manifests: { ref: string; body: string; mediaType: string }[],
+  headers: Record<string, string> = {},
+): Promise<void> {
+  for (const [digest, body] of blobs) {
+    const start = await fetch(`${base}/v2/${repo}/blobs/uploads/`, { method: 'POST', headers });
+    if (start.status !== 202) throw new Error(`upload start: ${start.status}`);
+    const loc = new URL(start.headers.get('location')!, base);
+    loc.searchParams.set('digest', digest);
+    const put = await fetch(loc, {
+      method: 'PUT',
+      body: new Uint8Array(body),
+      headers: { ...headers, 'content-type': 'application/octet-stream' },
+    });
+    if (put.status !== 201) throw new Error(`blob put: ${put.status} ${await put.text()}`);
+  }
+  for (const m of manifests) {
+    const put = await fetch(`${base}/v2/${repo}/manifests/${m.ref}`, {
+      method: 'PUT',
+      body: m.body,
+      headers: { ...headers, 'content-type': m.mediaType },
+    });
+    if (put.status !== 201) throw new Error(`manifest put: ${put.status} ${await put.text()}`);
+  }
+}
