@@ -179,16 +179,6 @@ describe.skipIf(!isRoot)('hostile and broken archives', () => {
       512,
     );
     const gz = join(work, 'bomb.gz');
-    await execa(
-      'sh',
-      [
-        '-c',
-        `{ head -c 512 ${join(work, 'hdr')}; head -c ${300 * 1024 * 1024} /dev/zero; head -c 1024 /dev/zero; } | gzip -1 > ${gz}`,
-      ],
-      {
-        reject: false,
-      },
-    ).catch(() => undefined);
     writeFileSync(join(work, 'hdr'), header);
     await execa('sh', [
       '-c',
