@@ -156,6 +156,22 @@ describe.skipIf(skip)(`a plain-HTTP registry on loopback${why}`, () => {
     fails(await f.run(['pull', '--platform', 'linux/riscv64', `${reg.host}/team/multi`]), /has no image for linux\/riscv64/);
   });
 
+  it('run and create pull a missing image (--pull missing), --pull never refuses, --pull always pulls again', async () => {
+    const h = fresh('reg-runpull');
+    const web = `${reg.host}/team/web:1`;
+    fails(await h.run(['run', '--rm', '--pull', 'never', '--network', 'none', web, 'true']), /Unable to find image .* locally/);
+    const r = await h.run(['run', '--rm', '--network', 'none', web, 'echo', 'pulled-by-run']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toBe('pulled-by-run');
+    expect(r.stderr).toMatch(new RegExp(`^Unable to find image '${web}' locally\n`));
+    expect(r.stderr).toMatch(/Status: Downloaded newer image/);
+    const again = await h.run(['create', '--pull', 'always', '--network', 'none', web, 'true']);
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/Status: Downloaded newer image|Already exists/);
+    expect(ok(await h.run(['rm', again.stdout.trim()]))).toBe(again.stdout.trim());
+    fails(await h.run(['run', '--pull', 'sometimes', web]), /invalid --pull "sometimes"/);
+  });
+
   it('a missing tag, a missing repository and a closed port each end in one line and exit 125', async () => {
     const g = fresh('reg-miss');
     fails(await g.run(['pull', `${reg.host}/team/web:nope`]), /not found/);
