@@ -2,7 +2,7 @@
 import { writeTx, type DB } from '../store/db.js';
 import { containersOfImage, deleteImage, deleteTag, listImages, setTag, tagsOf, type ImageRow } from '../store/images.js';
 import type { LayerRow } from '../store/layers.js';
-import { allRepoDigests, repoDigestsOf } from '../store/transfer.js';
+import { allRepoDigests, danglingLayerIds, repoDigestsOf } from '../store/transfer.js';
 import { ConflictError, NotFoundError, TscError, toTscError } from '../util/errors.js';
 import { parseConfig, type ContainerDefaults } from './config.js';
 import type { ImageContext } from './context.js';
@@ -333,6 +333,10 @@ function graphData(spec: { type: string; source: string; data: string; cwd?: str
 // ---------------------------------------------------------------------------------------------
 // image prune
 
+/** Layer rows without an image are left by an interrupted pull for the next one to reuse;
+ *  prune removes them once they are an hour old. */
+export const DANGLING_LAYER_GRACE_MS = 60 * 60_000;
+
 export interface PruneResult {
   events: RmiEvent[];
   /** Bytes of layers whose directories were removed. */
@@ -353,6 +357,14 @@ export async function pruneImages(ctx: ImageContext, opts: { all?: boolean } = {
       if (containersOfImage(db, img.id).length > 0) continue;
       if (img.tags.length > 0 && !opts.all) continue;
       rel.push(...deleteImageRows(db, img, img.tags, ev));
+    }
+    // layers an interrupted pull or load committed and nothing used within the hour
+    const cutoff = new Date(Date.now() - DANGLING_LAYER_GRACE_MS).toISOString();
+    for (const id of danglingLayerIds(db, cutoff)) {
+      for (const l of releaseLayerRows(db, id)) {
+        rel.push(l);
+        ev.push({ kind: 'Deleted', value: l.chain_id });
+      }
     }
     return { events: ev, released: rel };
   });

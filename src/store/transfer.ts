@@ -46,3 +46,18 @@ export function layerBlobsOf(db: DB, diffId: string, repository: string): LayerB
     .prepare('SELECT * FROM layer_blobs WHERE diff_id = ? ORDER BY (repository = ?) DESC, repository')
     .all(diffId, repository) as LayerBlobRow[];
 }
+
+/** Layers no image uses and no layer builds on, committed before `before` (ISO time): what an
+ *  interrupted pull or load left for a later one to reuse, and image prune removes in the end. */
+export function danglingLayerIds(db: DB, before: string): string[] {
+  return (
+    db
+      .prepare(
+        `SELECT chain_id FROM layers l
+         WHERE created_at < ?
+           AND NOT EXISTS (SELECT 1 FROM images WHERE top_layer = l.chain_id)
+           AND NOT EXISTS (SELECT 1 FROM layers c WHERE c.parent = l.chain_id)`,
+      )
+      .all(before) as { chain_id: string }[]
+  ).map((r) => r.chain_id);
+}

@@ -310,7 +310,7 @@ async function evilRegistry(img: BuiltImage): Promise<Evil> {
       return send(res, 200, b);
     }
     if (ref === layer1 && repo === 'oversize') return send(res, 200, Buffer.concat([blob, Buffer.alloc(100_000)]));
-    if (ref === layer1 && repo === 'stall' && mode.get('stall') !== 'off') {
+    if (ref === layer1 && repo.startsWith('stall') && mode.get(repo) !== 'off') {
       res.writeHead(200, { 'content-length': blob.length });
       res.write(blob.subarray(0, 10));
       return; // never finishes
@@ -349,6 +349,31 @@ describe.skipIf(!isRoot)('hostile registry answers', () => {
     expect(r.stdout).toBe(`${evil.host}/evil/flaky:1`);
     const rm = await t.run(['rmi', `${evil.host}/evil/flaky:1`]);
     expect(rm.exitCode).toBe(0);
+    nothingLeft(t.root);
+  });
+
+  it('Ctrl-C (SIGINT) mid-pull exits 130, keeps the finished base layer and removes the unfinished one', async () => {
+    const child = execa('node', [CLI, 'pull', `${evil.host}/evil/stallint:1`], { env: t.env, reject: false });
+    const layer1 = (JSON.parse(good.manifest) as { layers: { digest: string }[] }).layers[1]!.digest;
+    for (let i = 0; i < 200 && !(count(t.root, 'layers') === 1 && evil.requests.some((q) => q.endsWith(layer1))); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill('SIGINT');
+    const r = await child;
+    expect(r.exitCode).toBe(130);
+    expect(r.stderr.trim().split('\n').pop()).toBe('tscontainer: interrupted');
+    expect(count(t.root, 'layers')).toBe(1);
+    expect(count(t.root, 'images')).toBe(0);
+    expect(layerDirs(t.root).filter((d) => !d.startsWith('l/'))).toHaveLength(1);
+    // an hour later, image prune removes the layer nobody came back for
+    const db = new Database(join(t.root, 'state.db'));
+    db.prepare(`UPDATE layers SET created_at = '2000-01-01T00:00:00.000Z'`).run();
+    db.close();
+    expect((await t.run(['image', 'prune', '-f'])).stdout).toMatch(/deleted: sha256:/);
+    nothingLeft(t.root);
+    evil.mode.set('stallint', 'off');
+    expect((await t.run(['pull', '-q', `${evil.host}/evil/stallint:1`])).exitCode).toBe(0);
+    expect((await t.run(['rmi', `${evil.host}/evil/stallint:1`])).exitCode).toBe(0);
     nothingLeft(t.root);
   });
 

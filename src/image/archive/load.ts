@@ -29,6 +29,7 @@ import {
   type Descriptor,
   type Platform,
 } from './types.js';
+import { interruptible } from './interrupt.js';
 import { unpackImage, type LayerInput } from './unpack.js';
 
 export interface LoadOptions {
@@ -46,12 +47,12 @@ export interface LoadedImage {
 }
 
 /** Spools a possibly compressed stream into a plain tar file under tmp. */
-async function spool(ctx: ImageContext, src: Readable, what: string): Promise<string> {
+async function spool(ctx: ImageContext, src: Readable, what: string, signal: AbortSignal): Promise<string> {
   mkdirSync(ctx.layout.tmp, { recursive: true });
   const file = join(ctx.layout.tmp, `load-${randomBytes(8).toString('hex')}.tar`);
   try {
     const plain = await decompress(src, what);
-    await pipeline(plain, createWriteStream(file, { flags: 'wx', mode: 0o600 }));
+    await pipeline(plain, createWriteStream(file, { flags: 'wx', mode: 0o600 }), { signal });
   } catch (err) {
     rmSync(file, { force: true });
     throw err;
@@ -181,12 +182,16 @@ async function planOci(src: ArchiveSource, platform: Platform, explicitPlatform:
 }
 
 export async function loadImages(ctx: ImageContext, opts: LoadOptions): Promise<LoadedImage[]> {
+  return interruptible((signal) => load(ctx, opts, signal));
+}
+
+async function load(ctx: ImageContext, opts: LoadOptions, signal: AbortSignal): Promise<LoadedImage[]> {
   const platform = parsePlatform(opts.platform);
   let src: ArchiveSource;
   let spooled: string | undefined;
   try {
     if (opts.input === '-') {
-      spooled = await spool(ctx, opts.stdin ?? process.stdin, 'the archive on stdin');
+      spooled = await spool(ctx, opts.stdin ?? process.stdin, 'the archive on stdin', signal);
       src = await TarSource.open(spooled, 'the archive on stdin');
     } else {
       let st;
@@ -198,7 +203,7 @@ export async function loadImages(ctx: ImageContext, opts: LoadOptions): Promise<
       if (st.isDirectory()) src = new DirSource(opts.input);
       else if (!st.isFile()) throw new UsageError(`cannot load "${opts.input}": not a regular file or directory`);
       else if (await isCompressedFile(opts.input)) {
-        spooled = await spool(ctx, createReadStream(opts.input), `the archive ${opts.input}`);
+        spooled = await spool(ctx, createReadStream(opts.input), `the archive ${opts.input}`, signal);
         src = await TarSource.open(spooled, `the archive ${opts.input}`);
       } else src = await TarSource.open(opts.input, `the archive ${opts.input}`);
     }
@@ -213,7 +218,7 @@ export async function loadImages(ctx: ImageContext, opts: LoadOptions): Promise<
       for (const l of p.layers)
         if (l.digest !== undefined && !SHA256_RE.test(l.digest)) throw new UsageError(`bad digest in ${l.what}`);
       if (Buffer.byteLength(p.rawConfig) > MAX_JSON_BYTES) throw new UsageError('the image config is too large');
-      const r = await unpackImage(db, driver, { rawConfig: p.rawConfig, layers: p.layers, tags: p.tags });
+      const r = await unpackImage(db, driver, { rawConfig: p.rawConfig, layers: p.layers, tags: p.tags, signal });
       out.push({ id: r.id, tags: p.tags.map(familiarName) });
     }
     return out;

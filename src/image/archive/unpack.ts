@@ -17,6 +17,7 @@ import { parseConfig } from '../config.js';
 import { chainIds, DigestingStream } from '../digest.js';
 import { newCacheId, releaseLayerRows, removeLayerDirs } from '../layers.js';
 import { commitImage } from '../store.js';
+import { InterruptedError } from './interrupt.js';
 import { decompress, VerifyingStream } from './streams.js';
 
 export interface LayerInput {
@@ -48,6 +49,8 @@ export interface UnpackOptions {
   repository?: string;
   concurrency?: number;
   onProgress?: (p: LayerProgress) => void;
+  /** Aborts the unpack (Ctrl-C); layers committed so far are kept for a later pull. */
+  signal?: AbortSignal;
 }
 
 export interface UnpackResult {
@@ -68,9 +71,20 @@ interface Job {
   source?: Readable;
 }
 
-async function extract(driver: GraphDriver, job: Job, input: LayerInput, onBytes: (n: number) => void): Promise<number> {
+async function extract(
+  driver: GraphDriver,
+  job: Job,
+  input: LayerInput,
+  onBytes: (n: number) => void,
+  failed: () => unknown,
+): Promise<number> {
   const raw = await input.open();
   job.source = raw;
+  const early = failed();
+  if (early !== undefined) {
+    raw.destroy();
+    throw early;
+  }
   const verify = new VerifyingStream(input.what, input.digest, input.size, onBytes);
   let upstreamError: Error | undefined;
   const fail = (err: Error) => {
@@ -187,14 +201,23 @@ export async function unpackImage(db: DB, driver: GraphDriver, opts: UnpackOptio
         }
         const input = opts.layers[j.index]!;
         opts.onProgress?.({ index: j.index, state: 'downloading', bytes: 0, total: input.size });
-        const size = await extract(driver, j, input, (n) =>
-          opts.onProgress?.({ index: j.index, state: 'downloading', bytes: n, total: input.size }),
+        const size = await extract(
+          driver,
+          j,
+          input,
+          (n) => opts.onProgress?.({ index: j.index, state: 'downloading', bytes: n, total: input.size }),
+          () => failure,
         );
         j.applied = { size };
         opts.onProgress?.({ index: j.index, state: 'done', bytes: input.size ?? 0, total: input.size });
         commitReady();
       }
     };
+    const onAbort = () => {
+      failure ??= opts.signal?.reason ?? new InterruptedError();
+      for (const j of jobs) j.source?.destroy(failure as Error);
+    };
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
     const workers = Array.from({ length: Math.min(parallel, jobs.length) }, () =>
       worker().catch((err: unknown) => {
         failure ??= err;
@@ -202,6 +225,7 @@ export async function unpackImage(db: DB, driver: GraphDriver, opts: UnpackOptio
       }),
     );
     await Promise.all(workers);
+    opts.signal?.removeEventListener('abort', onAbort);
     if (failure !== undefined) throw failure;
     let id = '';
     writeTx(db, () => {
@@ -225,7 +249,7 @@ export async function unpackImage(db: DB, driver: GraphDriver, opts: UnpackOptio
     return { id, created: jobs.length, reused: present };
   } catch (err) {
     // undo: rows of this call (top first, only while nothing else uses them), then directories
-    const committed = jobs.filter((j) => j.committed);
+    const committed = err instanceof InterruptedError ? [] : jobs.filter((j) => j.committed);
     let released: LayerRow[] = [];
     if (committed.length > 0) {
       try {

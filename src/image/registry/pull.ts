@@ -26,6 +26,7 @@ import {
   type ImageManifest,
   type Platform,
 } from '../archive/types.js';
+import { interruptible } from '../archive/interrupt.js';
 import { unpackImage, type LayerProgress } from '../archive/unpack.js';
 import { readLimited, RegistryClient } from './client.js';
 import { findCredentials } from './credentials.js';
@@ -118,24 +119,29 @@ export async function pullImage(ctx: ImageContext, input: string, opts: PullOpti
     if (getImage(db, id)) return { id, digest: repoDigest, name, upToDate: true };
   }
   const driver = await imageDriver(ctx);
-  const r = await unpackImage(db, driver, {
-    rawConfig,
-    tags,
-    repoDigests: [repoDigest],
-    repository: repo,
-    concurrency: opts.concurrency ?? 3,
-    onProgress: (p) => opts.onProgress?.({ ...p, digest: manifest.layers[p.index]!.digest }),
-    layers: manifest.layers.map((l, i) => ({
-      what: `layer ${i + 1} (${l.digest})`,
-      digest: l.digest,
-      size: l.size,
-      mediaType: l.mediaType,
-      open: async () => {
-        const res = await client.request(`blobs/${l.digest}`);
-        if (!res.body) throw new BadBlobError(`the registry sent no body for ${l.digest}`);
-        return Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>, { highWaterMark: 1024 * 1024 });
-      },
-    })),
-  });
+  const r = await interruptible((signal) =>
+    unpackImage(db, driver, {
+      signal,
+      rawConfig,
+      tags,
+      repoDigests: [repoDigest],
+      repository: repo,
+      concurrency: opts.concurrency ?? 3,
+      onProgress: (p) => opts.onProgress?.({ ...p, digest: manifest.layers[p.index]!.digest }),
+      layers: manifest.layers.map((l, i) => ({
+        what: `layer ${i + 1} (${l.digest})`,
+        digest: l.digest,
+        size: l.size,
+        mediaType: l.mediaType,
+        open: async () => {
+          const res = await client.request(`blobs/${l.digest}`);
+          if (!res.body) throw new BadBlobError(`the registry sent no body for ${l.digest}`);
+          return Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>, {
+            highWaterMark: 1024 * 1024,
+          });
+        },
+      })),
+    }),
+  );
   return { id: r.id, digest: repoDigest, name, upToDate: false };
 }
