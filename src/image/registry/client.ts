@@ -133,13 +133,28 @@ export class RegistryClient {
     return this.opts.tlsVerify === false || isLoopbackHost(this.host) || insecureListed(this.host);
   }
 
-  /** Finds the scheme: HTTPS, or HTTP for an insecure registry that does not speak TLS. */
+  /** Finds the scheme: HTTPS; for an insecure registry, plain HTTP when it answers that (a TLS
+   *  server answers a plain request with 400 and gets HTTPS). */
   private async baseUrl(): Promise<string> {
     if (this.base) return this.base;
+    if (this.insecure()) {
+      try {
+        const res = await fetch(`http://${this.host}/v2/`, { redirect: 'manual', signal: AbortSignal.timeout(30_000) });
+        await res.body?.cancel();
+        if (res.status !== 400) {
+          this.base = `http://${this.host}`;
+          return this.base;
+        }
+      } catch (err) {
+        const code = causeCode(err);
+        if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') throw this.networkError(err);
+      }
+    }
     installCAs(this.host);
     if (this.opts.tlsVerify === false) process.env['NODE_TLS_REJECT_UNAUTHORIZED'] = '0';
     try {
-      await fetch(`https://${this.host}/v2/`, { redirect: 'manual', signal: AbortSignal.timeout(30_000) });
+      const res = await fetch(`https://${this.host}/v2/`, { redirect: 'manual', signal: AbortSignal.timeout(30_000) });
+      await res.body?.cancel();
       this.base = `https://${this.host}`;
     } catch (err) {
       const code = causeCode(err);
@@ -148,8 +163,7 @@ export class RegistryClient {
           `cannot reach ${this.host}: its TLS certificate is not trusted (${code}); add its CA to /etc/containers/certs.d/${this.host}/ or use --tls-verify=false`,
         );
       }
-      if (!this.insecure()) throw this.networkError(err);
-      this.base = `http://${this.host}`;
+      throw this.networkError(err);
     }
     return this.base;
   }

@@ -8,6 +8,7 @@ import { getImage, setTag } from '../../store/images.js';
 import { writeTx } from '../../store/db.js';
 import { setRepoDigest } from '../../store/transfer.js';
 import { UsageError } from '../../util/errors.js';
+import { mark } from '../../util/trace.js';
 import { imageIdOf } from '../config.js';
 import type { ImageContext } from '../context.js';
 import { digestOf } from '../digest.js';
@@ -97,13 +98,16 @@ export async function pullImage(ctx: ImageContext, input: string, opts: PullOpti
   const ref = parseReference(input);
   const platform = parsePlatform(opts.platform);
   const client = clientFor(ref, { tlsVerify: opts.tlsVerify });
+  mark('pull: start');
   const { manifest, digest } = await resolveManifest(client, ref, platform);
+  mark('pull: manifest');
   const cfgRes = await client.request(`blobs/${manifest.config.digest}`);
   const cfgRaw = await readLimited(cfgRes, Math.min(MAX_JSON_BYTES, manifest.config.size), 'the image config');
   if (digestOf(cfgRaw) !== manifest.config.digest) {
     throw new BadBlobError(`the image config does not match its digest ${manifest.config.digest}`);
   }
   const rawConfig = cfgRaw.toString('utf8');
+  mark('pull: config');
   const repo = repositoryName(ref);
   const tags = ref.tag !== undefined && ref.digest === undefined ? [formatReference({ ...ref, digest: undefined })] : [];
   const repoDigest = `${repo}@${digest}`;
@@ -119,6 +123,7 @@ export async function pullImage(ctx: ImageContext, input: string, opts: PullOpti
     if (getImage(db, id)) return { id, digest: repoDigest, name, upToDate: true };
   }
   const driver = await imageDriver(ctx);
+  mark('pull: driver');
   const r = await interruptible((signal) =>
     unpackImage(db, driver, {
       signal,
@@ -143,5 +148,6 @@ export async function pullImage(ctx: ImageContext, input: string, opts: PullOpti
       })),
     }),
   );
+  mark('pull: layers');
   return { id: r.id, digest: repoDigest, name, upToDate: false };
 }

@@ -7,7 +7,6 @@
 // Then the config blob and the manifest (OCI) go up; the manifest digest becomes a RepoDigest.
 import { createHash } from 'node:crypto';
 import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
-import { createGzip } from 'node:zlib';
 import { writeTx } from '../../store/db.js';
 import { layerBlobsOf, recordLayerBlob, setRepoDigest } from '../../store/transfer.js';
 import { UsageError } from '../../util/errors.js';
@@ -17,6 +16,7 @@ import { familiarString, parseReference, repositoryName } from '../reference.js'
 import { configWithDiffIds, exportImage } from '../archive/export.js';
 import { MT, type Descriptor, type ImageManifest } from '../archive/types.js';
 import { RegistryClient } from './client.js';
+import { ParallelGzip } from './pgzip.js';
 import { clientFor } from './pull.js';
 
 export interface PushOptions {
@@ -91,11 +91,7 @@ async function uploadLayer(
     const out = new PassThrough();
     const src = tar();
     src.on('error', (e) => out.destroy(e));
-    src
-      .pipe(tarHash)
-      .pipe(createGzip({ level: 1 }))
-      .pipe(blobHash)
-      .pipe(out);
+    src.pipe(tarHash).pipe(new ParallelGzip()).pipe(blobHash).pipe(out);
     try {
       const patch = await client.request(loc, {
         method: 'PATCH',
