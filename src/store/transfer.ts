@@ -61,3 +61,11 @@ export function danglingLayerIds(db: DB, before: string): string[] {
       .all(before) as { chain_id: string }[]
   ).map((r) => r.chain_id);
 }
+
+export function setTarSplit(db: DB, chainId: string, data: Buffer): void {
+  db.prepare('INSERT INTO layer_tarsplit (chain_id, data) VALUES (?, ?) ON CONFLICT(chain_id) DO NOTHING').run(chainId, data);
+}
+
+export function getTarSplit(db: DB, chainId: string): Buffer | undefined {
+  return (db.prepare('SELECT data FROM layer_tarsplit WHERE chain_id = ?').get(chainId) as { data: Buffer } | undefined)?.data;
+}

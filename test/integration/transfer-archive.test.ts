@@ -76,6 +76,39 @@ describe.skipIf(!isRoot)('save and load (needs root: layers keep file owners)', 
       }
     }
     expect(ids.size).toBe(1);
+    // the layer comes back byte for byte (its tar-split record), so the image keeps its id
+    const original = ok(await t.run(['images', '--no-trunc', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}', 'busybox']));
+    expect([...ids]).toEqual([original]);
+  });
+
+  it('a layer tar made by GNU tar (PAX headers, long names, hard links) survives load -> save -> load exactly', async () => {
+    const src = join(work, 'gnu-src');
+    fs.mkdirSync(join(src, 'a'.repeat(120), 'deep'), { recursive: true });
+    writeFileSync(join(src, 'a'.repeat(120), 'deep', 'file-with-a-long-name-' + 'x'.repeat(80)), 'long\n');
+    writeFileSync(join(src, 'big.bin'), Buffer.alloc(3 * 1024 * 1024 + 17, 7));
+    fs.linkSync(join(src, 'big.bin'), join(src, 'hard.bin'));
+    fs.symlinkSync('big.bin', join(src, 'sym'));
+    writeFileSync(join(src, 'empty'), '');
+    const layer = join(work, 'gnu.tar');
+    await execa('tar', ['--format=posix', '-C', src, '-cf', layer, '.']);
+    const img = buildImage({
+      layers: [
+        { tar: busyboxTar, compression: 'gzip' },
+        { tar: readFileSync(layer), compression: 'gzip' },
+      ],
+    });
+    const dir = join(work, 'gnu-oci');
+    writeOciDir(dir, img.blobs, { schemaVersion: 2, manifests: [manifestDescriptor(img, 'example.com/gnu:1')] });
+    const t2 = fresh('archive-gnu');
+    ok(await t2.run(['load', '-i', dir]));
+    const saved = join(work, 'gnu-saved.tar');
+    ok(await t2.run(['save', '-o', saved, 'example.com/gnu:1']));
+    const t3 = fresh('archive-gnu2');
+    ok(await t3.run(['load', '-i', saved]));
+    expect(ok(await t3.run(['image', 'inspect', '--format', '{{.Id}}', 'example.com/gnu:1']))).toBe(img.configDigest);
+    // the saved layer is the very tar GNU tar wrote
+    const listing = (await execa('tar', ['-tf', saved])).stdout.split('\n');
+    expect(listing).toContain(`${sha(readFileSync(layer)).slice(7)}.tar`);
   });
 
   it('loads from stdin, plain and gzip-compressed; -q prints the image id; loading twice changes nothing', async () => {

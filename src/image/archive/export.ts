@@ -1,8 +1,9 @@
-// What an image looks like on its way out (save, push): its layers as tars regenerated from the
-// graph driver, and the config that matches them. A layer tar is made again from the layer's
-// files, so its bytes (and diffID) may differ from the tar it was made from; when one does, the
-// config's rootfs.diff_ids are rewritten to the regenerated tars, which gives the exported
-// image another id than the stored one (see docs/images.md).
+// What an image looks like on its way out (save, push): its layers as tars, and the config that
+// matches them. A layer recorded when it was unpacked (tarsplit.ts) comes back as its original
+// bytes; one without a record (or whose files changed) is regenerated from the graph driver,
+// and its bytes (and diffID) may then differ from the tar it was made from: the config's
+// rootfs.diff_ids are rewritten to match, which gives the exported image another id than the
+// stored one (see docs/images.md).
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { GraphDriver } from '../../graph/driver.js';
@@ -13,13 +14,20 @@ import type { ImageContext } from '../context.js';
 import { resolveImage } from '../resolve.js';
 import { chainBaseFirst, isMiss, lookupImage, requireImage } from '../store.js';
 import { NotFoundError } from '../../util/errors.js';
+import { getTarSplit } from '../../store/transfer.js';
+import { log } from '../../util/log.js';
+import { replayTar } from './tarsplit.js';
 import { parseJson } from './types.js';
 
 export interface ExportLayer {
   row: LayerRow;
   driver: GraphDriver;
-  /** A fresh stream of the regenerated, uncompressed layer tar. */
+  /** A fresh stream of the layer tar: the original bytes when they can be replayed, else regenerated. */
   tar(): Readable;
+  /** The original tar replayed from its tar-split record, when there is one and the files are there. */
+  exact(): Readable | undefined;
+  /** The tar made again from the layer's files (graph driver diff). */
+  regenerated(): Readable;
 }
 
 export interface ExportImage {
@@ -44,7 +52,18 @@ export async function exportImage(ctx: ImageContext, input: string): Promise<Exp
   const layers: ExportLayer[] = [];
   for (const row of chainBaseFirst(db, image.top_layer)) {
     const driver = await driverByName(ctx, row.driver);
-    layers.push({ row, driver, tar: () => driver.diff(row.cache_id) });
+    const split = getTarSplit(db, row.chain_id);
+    const regenerated = () => driver.diff(row.cache_id);
+    const exact = (): Readable | undefined => {
+      if (split === undefined || driver.contentDir === undefined) return undefined;
+      try {
+        return replayTar(split, driver.contentDir(row.cache_id));
+      } catch (err) {
+        log('debug', 'layer tar-split replay refused, regenerating', { chainId: row.chain_id, err: String(err) });
+        return undefined;
+      }
+    };
+    layers.push({ row, driver, exact, regenerated, tar: () => exact() ?? regenerated() });
   }
   return { id: image.id, tags: tag !== undefined ? [tag] : [], rawConfig: image.config, layers };
 }

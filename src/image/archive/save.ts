@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { PassThrough, type Writable } from 'node:stream';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tarStream from 'tar-stream';
 import { SystemError, UsageError } from '../../util/errors.js';
@@ -32,9 +32,9 @@ interface Blob {
   digest: string;
   size: number;
   mediaType: string;
-  /** Either JSON text, or a layer to regenerate. */
+  /** Either JSON text, or a layer tar to generate. */
   text?: string;
-  layer?: ExportLayer;
+  stream?: () => Readable;
 }
 
 interface Planned {
@@ -58,11 +58,8 @@ async function plan(ctx: ImageContext, refs: readonly string[]): Promise<Planned
     const layers: Blob[] = [];
     for (const l of image.layers) {
       let b = layerBlobs.get(l.row.chain_id);
-      if (!b) {
-        const { digest, size } = await digestStream(l.tar());
-        b = { digest, size, mediaType: MT.ociLayer, layer: l };
-        layerBlobs.set(l.row.chain_id, b);
-      }
+      if (!b) b = await layerBlob(l);
+      layerBlobs.set(l.row.chain_id, b);
       layers.push(b);
     }
     const rawConfig = configWithDiffIds(
@@ -91,6 +88,17 @@ async function plan(ctx: ImageContext, refs: readonly string[]): Promise<Planned
   return out;
 }
 
+/** The original tar when it replays to the stored diffID, else the regenerated one. */
+async function layerBlob(l: ExportLayer): Promise<Blob> {
+  const exact = l.exact();
+  if (exact) {
+    const { digest, size } = await digestStream(exact);
+    if (digest === l.row.diff_id) return { digest, size, mediaType: MT.ociLayer, stream: () => l.exact() ?? l.regenerated() };
+  }
+  const { digest, size } = await digestStream(l.regenerated());
+  return { digest, size, mediaType: MT.ociLayer, stream: () => l.regenerated() };
+}
+
 function hexOf(digest: string): string {
   return digest.replace(/^sha256:/, '');
 }
@@ -104,7 +112,7 @@ async function writeBlob(b: Blob, into: Writable): Promise<void> {
     return;
   }
   const check = new VerifyingStream(`layer ${b.digest}`, b.digest, b.size);
-  await pipeline(b.layer!.tar(), check, into).catch((err: unknown) => {
+  await pipeline(b.stream!(), check, into).catch((err: unknown) => {
     throw err instanceof UsageError ? new SystemError(`a layer changed while it was being saved: ${err.message}`) : err;
   });
 }

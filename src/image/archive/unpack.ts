@@ -10,7 +10,7 @@ import { finished } from 'node:stream/promises';
 import type { GraphDriver } from '../../graph/driver.js';
 import { writeTx, type DB } from '../../store/db.js';
 import { driversInUse, getLayer, insertLayer, type LayerRow } from '../../store/layers.js';
-import { recordLayerBlob, setRepoDigest } from '../../store/transfer.js';
+import { recordLayerBlob, setRepoDigest, setTarSplit } from '../../store/transfer.js';
 import { ConflictError, errnoMessage, TscError, UsageError } from '../../util/errors.js';
 import { log } from '../../util/log.js';
 import { parseConfig } from '../config.js';
@@ -19,6 +19,7 @@ import { newCacheId, releaseLayerRows, removeLayerDirs } from '../layers.js';
 import { commitImage } from '../store.js';
 import { InterruptedError } from './interrupt.js';
 import { decompress, VerifyingStream } from './streams.js';
+import { TarSplitRecorder } from './tarsplit.js';
 
 export interface LayerInput {
   /** "layer 2 (sha256:ab...)" for messages. */
@@ -66,7 +67,7 @@ interface Job {
   parent: string | null;
   cacheId: string;
   created: boolean;
-  applied?: { size: number };
+  applied?: { size: number; split: Buffer | undefined };
   committed: boolean;
   source?: Readable;
 }
@@ -77,7 +78,7 @@ async function extract(
   input: LayerInput,
   onBytes: (n: number) => void,
   failed: () => unknown,
-): Promise<number> {
+): Promise<{ size: number; split: Buffer | undefined }> {
   const raw = await input.open();
   job.source = raw;
   const early = failed();
@@ -97,12 +98,13 @@ async function extract(
   raw.pipe(verify);
   const plain = await decompress(verify, input.what, input.size);
   const digesting = new DigestingStream();
+  const recorder = new TarSplitRecorder();
   digesting.on('error', () => {});
   plain.on('error', (err) => {
     fail(err);
     digesting.destroy(err);
   });
-  plain.pipe(digesting);
+  plain.pipe(recorder).pipe(digesting);
   let applied;
   try {
     applied = await driver.applyDiff(job.cacheId, digesting);
@@ -120,7 +122,7 @@ async function extract(
       `${input.what} does not match the image config: its content is ${diffId}, the config says ${job.diffId}`,
     );
   }
-  return applied.size;
+  return { size: applied.size, split: recorder.result() };
 }
 
 export async function unpackImage(db: DB, driver: GraphDriver, opts: UnpackOptions): Promise<UnpackResult> {
@@ -179,6 +181,7 @@ export async function unpackImage(db: DB, driver: GraphDriver, opts: UnpackOptio
           created_at: new Date().toISOString(),
         };
         insertLayer(db, row);
+        if (j.applied!.split) setTarSplit(db, j.chainId, j.applied!.split);
       });
       j.committed = true;
       nextCommit++;
@@ -201,14 +204,14 @@ export async function unpackImage(db: DB, driver: GraphDriver, opts: UnpackOptio
         }
         const input = opts.layers[j.index]!;
         opts.onProgress?.({ index: j.index, state: 'downloading', bytes: 0, total: input.size });
-        const size = await extract(
+        const applied = await extract(
           driver,
           j,
           input,
           (n) => opts.onProgress?.({ index: j.index, state: 'downloading', bytes: n, total: input.size }),
           () => failure,
         );
-        j.applied = { size };
+        j.applied = applied;
         opts.onProgress?.({ index: j.index, state: 'done', bytes: input.size ?? 0, total: input.size });
         commitReady();
       }

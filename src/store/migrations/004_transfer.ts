@@ -1,6 +1,6 @@
 // Images in and out: the registry digests an image is known by (RepoDigests), and which
 // compressed blob holds each layer's content in which repository, so that a push can skip or
-// cross-mount what a registry already has.
+// cross-mount what a registry already has, and the tar-split record of each layer.
 export const m004 = `
 CREATE TABLE repo_digests (
   name     TEXT PRIMARY KEY,                 -- normalized repository@sha256:... of a manifest
@@ -19,4 +19,11 @@ CREATE TABLE layer_blobs (
   PRIMARY KEY (diff_id, digest, repository)
 );
 CREATE INDEX layer_blobs_digest ON layer_blobs(digest);
+
+-- what a layer's tar held besides file contents (image/archive/tarsplit.ts), gzip: with the
+-- layer's files it gives back the original tar byte for byte, for save and push
+CREATE TABLE layer_tarsplit (
+  chain_id TEXT PRIMARY KEY REFERENCES layers(chain_id) ON DELETE CASCADE,
+  data     BLOB NOT NULL
+);
 `;
