@@ -27,7 +27,8 @@ function sizeOf(h: Buffer): number {
     return v;
   }
   const s = cstr(h, 124, 12).trim();
-  return s === '' ? 0 : parseInt(s, 8);
+  if (s === '') return 0;
+  return /^[0-7]+$/.test(s) ? parseInt(s, 8) : NaN;
 }
 
 function paxRecords(data: Buffer): Record<string, string> {
@@ -114,6 +115,11 @@ export class TarSplitRecorder extends Transform {
     const type = String.fromCharCode(h[156]! || 0x30);
     let size = sizeOf(h);
     if (this.pax['size'] !== undefined && /^\d+$/.test(this.pax['size'])) size = Number(this.pax['size']);
+    if (!Number.isSafeInteger(size) || size < 0) {
+      // not a tar we can record (the extractor will say what is wrong with it)
+      this.broken = true;
+      return;
+    }
     this.addRaw(h);
     this.padding = (BLOCK - (size % BLOCK)) % BLOCK;
     this.remaining = size;
@@ -158,7 +164,7 @@ export class TarSplitRecorder extends Transform {
 
   private consume(chunk: Buffer): void {
     let off = 0;
-    while (off < chunk.length) {
+    while (off < chunk.length && !this.broken) {
       if (this.mode === 'trailer') {
         this.addRaw(chunk.subarray(off));
         return;
