@@ -41,7 +41,7 @@ describe('tar-split', () => {
     p.entry({ name: 'sym', type: 'symlink', linkname: 'big.bin' });
     p.entry({ name: 'empty' }, '');
     p.finalize();
-    const original = Buffer.concat([await collect(p), Buffer.alloc(10240)]);
+    const original = Buffer.concat([await collect(p as unknown as Readable), Buffer.alloc(10240)]);
     const rec = await record(original);
     expect(rec).toBeDefined();
     const dir = mkdtempSync(join(tmpdir(), 'tsc-split-'));
