@@ -16,7 +16,7 @@ import { chainBaseFirst, isMiss, lookupImage, requireImage } from '../store.js';
 import { NotFoundError } from '../../util/errors.js';
 import { getTarSplit } from '../../store/transfer.js';
 import { log } from '../../util/log.js';
-import { replayTar } from './tarsplit.js';
+import { recordedSize, replayTar } from './tarsplit.js';
 import { parseJson } from './types.js';
 
 export interface ExportLayer {
@@ -28,6 +28,8 @@ export interface ExportLayer {
   exact(): Readable | undefined;
   /** The tar made again from the layer's files (graph driver diff). */
   regenerated(): Readable;
+  /** The byte length of the exact tar, when there is a record. */
+  exactSize: number | undefined;
 }
 
 export interface ExportImage {
@@ -63,7 +65,8 @@ export async function exportImage(ctx: ImageContext, input: string): Promise<Exp
         return undefined;
       }
     };
-    layers.push({ row, driver, exact, regenerated, tar: () => exact() ?? regenerated() });
+    const exactSize = split !== undefined && driver.contentDir !== undefined ? recordedSize(split) : undefined;
+    layers.push({ row, driver, exact, regenerated, exactSize, tar: () => exact() ?? regenerated() });
   }
   return { id: image.id, tags: tag !== undefined ? [tag] : [], rawConfig: image.config, layers };
 }

@@ -88,12 +88,18 @@ async function plan(ctx: ImageContext, refs: readonly string[]): Promise<Planned
   return out;
 }
 
-/** The original tar when it replays to the stored diffID, else the regenerated one. */
+/** The original tar when its record replays (its digest is the stored diffID, checked as it is
+ *  written), else the regenerated one, hashed and counted first. */
 async function layerBlob(l: ExportLayer): Promise<Blob> {
-  const exact = l.exact();
-  if (exact) {
-    const { digest, size } = await digestStream(exact);
-    if (digest === l.row.diff_id) return { digest, size, mediaType: MT.ociLayer, stream: () => l.exact() ?? l.regenerated() };
+  const probe = l.exact(); // checks the files; nothing is opened until the stream is read
+  if (probe && l.exactSize !== undefined) {
+    probe.destroy();
+    const stream = () => {
+      const s = l.exact();
+      if (!s) throw new SystemError(`the files of layer ${l.row.chain_id} changed while it was being saved`);
+      return s;
+    };
+    return { digest: l.row.diff_id, size: l.exactSize, mediaType: MT.ociLayer, stream };
   }
   const { digest, size } = await digestStream(l.regenerated());
   return { digest, size, mediaType: MT.ociLayer, stream: () => l.regenerated() };

@@ -74,7 +74,7 @@ export class TarSource implements ArchiveSource {
   open(name: string): Readable {
     const e = this.entry(name);
     if (e.size === 0) return createReadStream(this.file, { start: 1, end: 0 });
-    return createReadStream(this.file, { start: e.offset, end: e.offset + e.size - 1, highWaterMark: 1024 * 1024 });
+    return createReadStream(this.file, { start: e.offset, end: e.offset + e.size - 1, highWaterMark: 256 * 1024 });
   }
 
   async readText(name: string): Promise<string> {
@@ -136,7 +136,7 @@ export class DirSource implements ArchiveSource {
   }
 
   open(name: string): Readable {
-    return createReadStream(this.path(name), { highWaterMark: 1024 * 1024 });
+    return createReadStream(this.path(name), { highWaterMark: 256 * 1024 });
   }
 
   async readText(name: string): Promise<string> {

@@ -20,7 +20,7 @@ export class VerifyingStream extends Transform {
     private readonly expectedSize: number | undefined,
     private readonly onBytes?: (total: number) => void,
   ) {
-    super({ highWaterMark: 1024 * 1024 });
+    super({ highWaterMark: 256 * 1024 });
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
@@ -115,7 +115,7 @@ export async function decompress(src: Readable, what: string, compressedSize?: n
   const raw = Readable.from(rest(), { objectMode: false });
   const kind = compressionOfMagic(head);
   if (kind === 'none') return raw;
-  const inflate = kind === 'gzip' ? createGunzip() : createZstdDecompress();
+  const inflate = kind === 'gzip' ? createGunzip({ chunkSize: 256 * 1024 }) : createZstdDecompress({ chunkSize: 256 * 1024 });
   const limit = new LimitStream(expansionLimit(compressedSize), what);
   raw.on('error', (err) => inflate.destroy(err));
   inflate.on('error', (err) =>

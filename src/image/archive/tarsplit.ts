@@ -8,7 +8,7 @@
 // to regenerating the tar. (containers/storage keeps the same kind of record, "tar-split".)
 //
 // Record format (then gzip): 'R' u32 n, n raw bytes | 'F' u32 n, n bytes of name, u64 size.
-import { closeSync, constants as C, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants as C, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -232,61 +232,57 @@ function parseRecords(data: Buffer): Rec[] {
   return out;
 }
 
-/** Opens every recorded file (no symlinks followed) and checks it; throws when one is missing. */
-function openAll(dir: string, recs: Rec[]): Map<Rec, number> {
-  const fds = new Map<Rec, number>();
-  try {
-    for (const r of recs) {
-      if (!r.file) continue;
-      const fd = openSync(join(dir, r.file.name), C.O_RDONLY | C.O_NOFOLLOW);
-      fds.set(r, fd);
-      const st = fstatSync(fd);
-      if (!st.isFile() || st.size !== r.file.size) throw new Error(`${r.file.name} changed`);
+/** Checks that every recorded file is there as a regular file of its size (no symlinks). */
+function checkFiles(dir: string, recs: Rec[]): void {
+  for (const r of recs) {
+    if (!r.file) continue;
+    let st;
+    try {
+      st = lstatSync(join(dir, r.file.name));
+    } catch {
+      throw new Error(`${r.file.name} is missing`);
     }
-  } catch (err) {
-    for (const fd of fds.values()) closeSync(fd);
-    throw err;
+    if (!st.isFile() || st.size !== r.file.size) throw new Error(`${r.file.name} changed`);
   }
-  return fds;
 }
 
 /**
  * The original tar of a layer from its record and its directory. Throws before yielding
- * anything when a recorded file is missing or has another size (when the layer's files hold
- * fewer fds than this process may open, all are opened up front; otherwise one at a time).
+ * anything when a recorded file is missing or has another size; files are opened one at a
+ * time, without following symlinks, as the stream reaches them.
  */
 export function replayTar(record: Buffer, dir: string): Readable {
   const recs = parseRecords(record);
-  const files = recs.filter((r) => r.file).length;
-  const upfront = files <= 4096 ? openAll(dir, recs) : undefined;
+  checkFiles(dir, recs);
   async function* gen(): AsyncGenerator<Buffer> {
-    const chunk = Buffer.allocUnsafe(1024 * 1024);
-    try {
-      for (const r of recs) {
-        if (r.raw) {
-          yield r.raw;
-          continue;
-        }
-        const f = r.file!;
-        const fd = upfront?.get(r) ?? openAll(dir, [r]).get(r)!;
-        try {
-          let left = f.size;
-          let pos = 0;
-          while (left > 0) {
-            const n = readSync(fd, chunk, 0, Math.min(chunk.length, left), pos);
-            if (n <= 0) throw new Error(`${f.name} is shorter than recorded`);
-            yield Buffer.from(chunk.subarray(0, n));
-            left -= n;
-            pos += n;
-          }
-        } finally {
-          closeSync(fd);
-          upfront?.delete(r);
-        }
+    for (const r of recs) {
+      if (r.raw) {
+        yield r.raw;
+        continue;
       }
-    } finally {
-      for (const fd of upfront?.values() ?? []) closeSync(fd);
+      const f = r.file!;
+      const fd = openSync(join(dir, f.name), C.O_RDONLY | C.O_NOFOLLOW);
+      try {
+        if (!fstatSync(fd).isFile()) throw new Error(`${f.name} is not a regular file`);
+        let left = f.size;
+        let pos = 0;
+        while (left > 0) {
+          const chunk = Buffer.allocUnsafe(Math.min(256 * 1024, left));
+          const n = readSync(fd, chunk, 0, chunk.length, pos);
+          if (n <= 0) throw new Error(`${f.name} is shorter than recorded`);
+          yield n === chunk.length ? chunk : chunk.subarray(0, n);
+          left -= n;
+          pos += n;
+        }
+      } finally {
+        closeSync(fd);
+      }
     }
   }
   return Readable.from(gen(), { objectMode: false });
+}
+
+/** The byte length of the tar a record replays to. */
+export function recordedSize(record: Buffer): number {
+  return parseRecords(record).reduce((n, r) => n + (r.raw ? r.raw.length : r.file!.size), 0);
 }

@@ -224,7 +224,10 @@ export class RegistryClient {
       const sameHost = new URL(url).host === this.host;
       const headers: Record<string, string> = { ...(o.headers ?? {}) };
       if (this.authHeader && sameHost) headers['authorization'] = this.authHeader;
-      const body = typeof o.body === 'function' ? Readable.toWeb(o.body()) : o.body;
+      const body =
+        typeof o.body === 'function'
+          ? Readable.toWeb(o.body(), { strategy: new ByteLengthQueuingStrategy({ highWaterMark: 1024 * 1024 }) })
+          : o.body;
       let res: Response;
       try {
         res = await fetch(url, {

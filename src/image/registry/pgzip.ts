@@ -1,8 +1,8 @@
-// gzip on every core: the input is cut into 1 MiB blocks, each compressed on libuv's thread
+// gzip on every core: the input is cut into 512 KiB blocks, each compressed on libuv's thread
 // pool as its own gzip member, and the members are emitted in order. A concatenation of gzip
 // members is one valid gzip stream (RFC 1952), which every registry client reads back
 // (Go's compress/gzip, Node's zlib, GNU gzip). Level 1: layers are pushed, not archived.
-// A block whose first 64 KiB do not shrink by 3% at level 1 (already compressed or random
+// A block whose first 16 KiB do not shrink by 3% at level 1 (already compressed or random
 // data) is stored (level 0) instead: deflating it would cost the CPU and save nothing.
 import { Transform, type TransformCallback } from 'node:stream';
 import { deflateRawSync, gzip } from 'node:zlib';
@@ -10,7 +10,7 @@ import { availableParallelism } from 'node:os';
 import { promisify } from 'node:util';
 
 const gzipAsync = promisify(gzip);
-const BLOCK = 1024 * 1024;
+const BLOCK = 512 * 1024;
 
 export class ParallelGzip extends Transform {
   private pending: Buffer[] = [];
@@ -26,9 +26,9 @@ export class ParallelGzip extends Transform {
     const block = Buffer.concat(this.pending, this.pendingBytes);
     this.pending = [];
     this.pendingBytes = 0;
-    const sample = block.subarray(0, 64 * 1024);
+    const sample = block.subarray(0, 16 * 1024);
     const incompressible = deflateRawSync(sample, { level: 1 }).length > sample.length * 0.97;
-    this.inflight.push(gzipAsync(block, { level: incompressible ? 0 : this.level }));
+    this.inflight.push(gzipAsync(block, { level: incompressible ? 0 : this.level, chunkSize: BLOCK + 64 * 1024 }));
   }
 
   private async drainTo(limit: number): Promise<void> {

@@ -142,7 +142,7 @@ export async function pullImage(ctx: ImageContext, input: string, opts: PullOpti
           const res = await client.request(`blobs/${l.digest}`);
           if (!res.body) throw new BadBlobError(`the registry sent no body for ${l.digest}`);
           return Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>, {
-            highWaterMark: 1024 * 1024,
+            highWaterMark: 256 * 1024,
           });
         },
       })),
