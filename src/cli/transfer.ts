@@ -37,8 +37,9 @@ export function registerTransfer(program: Command, ctx: GetContext): void {
 }
 
 function tlsVerifyOption(): Option {
-  return new Option('--tls-verify <bool>', 'verify TLS certificates (false also allows plain HTTP)')
+  return new Option('--tls-verify [bool]', 'verify TLS certificates (false also allows plain HTTP)')
     .choices(['true', 'false'])
+    .preset('true')
     .default('true');
 }
 

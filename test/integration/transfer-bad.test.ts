@@ -288,6 +288,24 @@ async function evilRegistry(img: BuiltImage): Promise<Evil> {
   const server = createServer((req, res) => {
     const url = req.url ?? '';
     requests.push(`${req.method} ${url}`);
+    const self = `http://${req.headers.host}`;
+    if (url.startsWith('/token?')) {
+      // the token server: a token for anyone with the right password, scoped as asked
+      const q = new URL(url, self).searchParams;
+      const basic = Buffer.from('bob:builder').toString('base64');
+      if (req.headers.authorization !== `Basic ${basic}`) return send(res, 401, '{}', 'application/json');
+      return send(res, 200, JSON.stringify({ token: `tok:${q.get('scope')}:${q.get('service')}` }), 'application/json');
+    }
+    if (url.startsWith('/v2/evil/bearer/')) {
+      const want = `Bearer tok:repository:evil/bearer:pull:evil-service`;
+      if (req.headers.authorization !== want) {
+        res.writeHead(401, {
+          'www-authenticate': `Bearer realm="${self}/token",service="evil-service",scope="repository:evil/bearer:pull"`,
+          'content-type': 'application/json',
+        });
+        return res.end('{"errors":[{"code":"UNAUTHORIZED"}]}');
+      }
+    }
     if (url === '/v2/') return send(res, 200, '{}', 'application/json');
     const m = /^\/v2\/evil\/(\w+)\/(manifests|blobs)\/(.+)$/.exec(url);
     if (!m) return send(res, 404, '{"errors":[{"code":"NAME_UNKNOWN"}]}', 'application/json');
@@ -341,6 +359,28 @@ describe.skipIf(!isRoot)('hostile registry answers', () => {
     );
     fails(await t.run(['pull', `${evil.host}/evil/unknown:1`]), /unsupported manifest media type application\/vnd\.evil\+json/);
     fails(await t.run(['pull', `${evil.host}/evil/ok@${sha('not this manifest')}`]), /does not match sha256:/);
+  });
+
+  it('the Bearer token flow: a token for the repository scope, fetched with the stored credentials', async () => {
+    const cfg = mkdtempSync(join(tmpdir(), 'tsc-bearer-'));
+    try {
+      const env = { DOCKER_CONFIG: cfg, REGISTRY_AUTH_FILE: join(cfg, 'none.json') };
+      fails(
+        await t.run(['pull', `${evil.host}/evil/bearer:1`], { env }),
+        /authentication required or denied \(token server answered 401\)/,
+      );
+      writeFileSync(
+        join(cfg, 'config.json'),
+        JSON.stringify({ auths: { [evil.host]: { auth: Buffer.from('bob:builder').toString('base64') } } }),
+      );
+      const r = await t.run(['pull', '-q', `${evil.host}/evil/bearer:1`], { env });
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe(`${evil.host}/evil/bearer:1`);
+      expect((await t.run(['rmi', `${evil.host}/evil/bearer:1`])).exitCode).toBe(0);
+      nothingLeft(t.root);
+    } finally {
+      rmSync(cfg, { recursive: true, force: true });
+    }
   });
 
   it('retries 5xx answers with back-off', async () => {

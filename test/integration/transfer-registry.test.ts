@@ -2,7 +2,8 @@
 // docker-registry, started here on 127.0.0.1 with its own storage) over plain HTTP, over TLS
 // with a CA made here, and with htpasswd auth. Credentials go to temporary DOCKER_CONFIG /
 // REGISTRY_AUTH_FILE paths; nothing but loopback is ever contacted.
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execa } from 'execa';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -171,6 +172,33 @@ describe.skipIf(skip)(`a plain-HTTP registry on loopback${why}`, () => {
     expect(ok(await h.run(['rm', again.stdout.trim()]))).toBe(again.stdout.trim());
     fails(await h.run(['run', '--pull', 'sometimes', web]), /invalid --pull "sometimes"/);
   });
+
+  it.skipIf(!existsSync('/usr/bin/skopeo'))(
+    `docker v2 schema 2 manifests that skopeo pushes pull and run${existsSync('/usr/bin/skopeo') ? '' : ' (skipped: skopeo is not installed)'}`,
+    async () => {
+      const a = fresh('reg-v2s2');
+      const archive = join(cfgDir, 'v2s2.tar');
+      ok(await a.run(['save', '-o', archive, 'busybox']));
+      await execa('skopeo', [
+        'copy',
+        '-q',
+        '--dest-tls-verify=false',
+        '--format',
+        'v2s2',
+        `docker-archive:${archive}`,
+        `docker://${reg.host}/team/v2s2:1`,
+      ]);
+      const m = await fetch(`http://${reg.host}/v2/team/v2s2/manifests/1`, {
+        headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' },
+      });
+      expect(m.headers.get('content-type')).toBe('application/vnd.docker.distribution.manifest.v2+json');
+      const b = fresh('reg-v2s2-pull');
+      ok(await b.run(['pull', '-q', `${reg.host}/team/v2s2:1`]));
+      const id = ok(await a.run(['image', 'inspect', '--format', '{{.Id}}', 'busybox']));
+      expect(ok(await b.run(['image', 'inspect', '--format', '{{.Id}}', `${reg.host}/team/v2s2:1`]))).toBe(id);
+      expect(ok(await b.run(['run', '--rm', '--network', 'none', `${reg.host}/team/v2s2:1`, 'echo', 'v2s2']))).toBe('v2s2');
+    },
+  );
 
   it('a missing tag, a missing repository and a closed port each end in one line and exit 125', async () => {
     const g = fresh('reg-miss');
