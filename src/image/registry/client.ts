@@ -118,6 +118,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class RegistryClient {
   private base: string | undefined;
+  private probing: Promise<string> | undefined;
   private authHeader: string | undefined;
   readonly host: string;
 
@@ -135,7 +136,12 @@ export class RegistryClient {
 
   /** Finds the scheme: HTTPS; for an insecure registry, plain HTTP when it answers that (a TLS
    *  server answers a plain request with 400 and gets HTTPS). */
-  private async baseUrl(): Promise<string> {
+  private baseUrl(): Promise<string> {
+    this.probing ??= this.probe();
+    return this.probing;
+  }
+
+  private async probe(): Promise<string> {
     if (this.base) return this.base;
     if (this.insecure()) {
       try {
@@ -151,7 +157,11 @@ export class RegistryClient {
       }
     }
     installCAs(this.host);
-    if (this.opts.tlsVerify === false) process.env['NODE_TLS_REJECT_UNAUTHORIZED'] = '0';
+    if (this.opts.tlsVerify === false && process.env['NODE_TLS_REJECT_UNAUTHORIZED'] !== '0') {
+      // the user asked for it: Node's warning about the variable would only repeat the flag
+      process.removeAllListeners('warning');
+      process.env['NODE_TLS_REJECT_UNAUTHORIZED'] = '0';
+    }
     try {
       const res = await fetch(`https://${this.host}/v2/`, { redirect: 'manual', signal: AbortSignal.timeout(30_000) });
       await res.body?.cancel();

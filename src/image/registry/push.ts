@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import { writeTx } from '../../store/db.js';
-import { layerBlobsOf, recordLayerBlob, setRepoDigest } from '../../store/transfer.js';
+import { layerBlobsOf, recordLayerBlob, setRepoDigest, type LayerBlobRow } from '../../store/transfer.js';
 import { UsageError } from '../../util/errors.js';
 import type { ImageContext } from '../context.js';
 import { digestOf } from '../digest.js';
@@ -124,14 +124,12 @@ export async function pushImage(ctx: ImageContext, input: string, opts: PushOpti
   const client = clientFor(ref, { tlsVerify: opts.tlsVerify, actions: 'pull,push' });
   const repo = repositoryName(ref);
   const db = ctx.db();
-  const descs: Descriptor[] = [];
-  const diffIds: string[] = [];
-  const seen: { diff_id: string; digest: string; media_type: string; size: number; tar_diff_id: string }[] = [];
-  for (const l of image.layers) {
+  type Done = { desc: Descriptor; diffId: string; seen: LayerBlobRow };
+  const pushOne = async (l: (typeof image.layers)[number]): Promise<Done> => {
     const short = l.row.diff_id.slice(7, 19);
     const known = layerBlobsOf(db, l.row.diff_id, repo).filter((b) => b.repository.startsWith(`${ref.domain}/`));
-    let done = false;
     for (const b of known) {
+      let done = false;
       if (await blobExists(client, b.digest)) {
         opts.onStatus?.(`${short}: Layer already exists`);
         done = true;
@@ -142,21 +140,37 @@ export async function pushImage(ctx: ImageContext, input: string, opts: PushOpti
           done = true;
         }
       }
-      if (done) {
-        descs.push({ mediaType: b.media_type, digest: b.digest, size: b.size });
-        diffIds.push(b.tar_diff_id);
-        seen.push({ ...b });
-        break;
-      }
+      if (done) return { desc: { mediaType: b.media_type, digest: b.digest, size: b.size }, diffId: b.tar_diff_id, seen: b };
     }
-    if (done) continue;
     opts.onStatus?.(`${short}: Pushing`);
     const up = await uploadLayer(client, l.tar);
     opts.onStatus?.(`${short}: Pushed`);
-    descs.push({ mediaType: MT.ociLayerGzip, digest: up.digest, size: up.size });
-    diffIds.push(up.diffId);
-    seen.push({ diff_id: l.row.diff_id, digest: up.digest, media_type: MT.ociLayerGzip, size: up.size, tar_diff_id: up.diffId });
-  }
+    return {
+      desc: { mediaType: MT.ociLayerGzip, digest: up.digest, size: up.size },
+      diffId: up.diffId,
+      seen: {
+        diff_id: l.row.diff_id,
+        digest: up.digest,
+        media_type: MT.ociLayerGzip,
+        size: up.size,
+        tar_diff_id: up.diffId,
+        repository: repo,
+      },
+    };
+  };
+  // up to 3 layers at a time, as pulls: a registry verifies and stores uploads in parallel
+  const results: Done[] = new Array(image.layers.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < image.layers.length) {
+      const i = next++;
+      results[i] = await pushOne(image.layers[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(3, image.layers.length) }, worker));
+  const descs = results.map((r) => r.desc);
+  const diffIds = results.map((r) => r.diffId);
+  const seen = results.map((r) => r.seen);
   const rawConfig = configWithDiffIds(image.rawConfig, diffIds);
   const configDigest = digestOf(rawConfig);
   if (!(await blobExists(client, configDigest))) await uploadBytes(client, Buffer.from(rawConfig), configDigest);
