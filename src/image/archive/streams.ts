@@ -6,6 +6,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
 import { UsageError } from '../../util/errors.js';
+import { streamed } from '../../util/memory.js';
 
 /** Errors that mean "this blob is bad" (not "the disk is full"): they carry a user sentence. */
 export class BadBlobError extends UsageError {}
@@ -25,6 +26,7 @@ export class VerifyingStream extends Transform {
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.count += chunk.length;
+    streamed(chunk.length);
     this.onBytes?.(this.count);
     if (this.expectedSize !== undefined && this.count > this.expectedSize) {
       cb(new BadBlobError(`${this.what} is larger than the ${this.expectedSize} bytes its descriptor declares`));

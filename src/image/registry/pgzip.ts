@@ -1,4 +1,4 @@
-// gzip on every core: the input is cut into 512 KiB blocks, each compressed on libuv's thread
+// gzip on every core: the input is cut into 256 KiB blocks, each compressed on libuv's thread
 // pool as its own gzip member, and the members are emitted in order. A concatenation of gzip
 // members is one valid gzip stream (RFC 1952), which every registry client reads back
 // (Go's compress/gzip, Node's zlib, GNU gzip). Level 1: layers are pushed, not archived.
@@ -10,13 +10,13 @@ import { availableParallelism } from 'node:os';
 import { promisify } from 'node:util';
 
 const gzipAsync = promisify(gzip);
-const BLOCK = 512 * 1024;
+const BLOCK = 256 * 1024;
 
 export class ParallelGzip extends Transform {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private readonly inflight: Promise<Buffer>[] = [];
-  private readonly width = Math.max(2, Math.min(4, availableParallelism()));
+  private readonly width = Math.max(2, Math.min(3, availableParallelism()));
 
   constructor(private readonly level = 1) {
     super({ highWaterMark: 4 * BLOCK });

@@ -10,6 +10,7 @@ import { PassThrough, Readable, Transform, type TransformCallback } from 'node:s
 import { writeTx } from '../../store/db.js';
 import { layerBlobsOf, recordLayerBlob, setRepoDigest, type LayerBlobRow } from '../../store/transfer.js';
 import { UsageError } from '../../util/errors.js';
+import { streamed } from '../../util/memory.js';
 import type { ImageContext } from '../context.js';
 import { digestOf } from '../digest.js';
 import { familiarString, parseReference, repositoryName } from '../reference.js';
@@ -36,6 +37,7 @@ class Hasher extends Transform {
   override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
     this.hash.update(chunk);
     this.bytes += chunk.length;
+    streamed(chunk.length);
     cb(null, chunk);
   }
 }
@@ -93,13 +95,13 @@ async function uploadLayer(
     src.on('error', (e) => out.destroy(e));
     src.pipe(tarHash).pipe(new ParallelGzip()).pipe(blobHash).pipe(out);
     try {
-      const patch = await client.request(loc, {
-        method: 'PATCH',
-        headers: { 'content-type': 'application/octet-stream' },
-        body: () => out,
-        retry: false,
-        ok: (s) => s === 202 || s === 204,
-      });
+      const patch = await client.upload(
+        loc,
+        'PATCH',
+        { 'content-type': 'application/octet-stream' },
+        out,
+        (s) => s === 202 || s === 204,
+      );
       await patch.body?.cancel();
       const next = await absolute(client, patch.headers.get('location') ?? loc);
       const digest = `sha256:${blobHash.hash.digest('hex')}`;
@@ -167,7 +169,8 @@ export async function pushImage(ctx: ImageContext, input: string, opts: PushOpti
       results[i] = await pushOne(image.layers[i]!);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(3, image.layers.length) }, worker));
+  const jobs = Math.max(1, Number(process.env['TSCONTAINER_PUSH_JOBS'] ?? '') || 3);
+  await Promise.all(Array.from({ length: Math.min(jobs, image.layers.length) }, worker));
   const descs = results.map((r) => r.desc);
   const diffIds = results.map((r) => r.diffId);
   const seen = results.map((r) => r.seen);
