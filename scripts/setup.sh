@@ -15,9 +15,11 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 # System packages: build tools and the helper's C libraries, the tools the runtime calls,
-# and busybox-static for the built-in image.
+# busybox-static for the built-in image, and what the image transfer tests use (a loopback
+# registry, htpasswd, openssl for a test CA, zstd, skopeo; podman is optional, tests skip it).
 PKGS=(build-essential pkg-config python3 libjson-c-dev libseccomp-dev
-      busybox-static iproute2 nftables e2fsprogs util-linux tar gzip ca-certificates)
+      busybox-static iproute2 nftables e2fsprogs util-linux tar gzip ca-certificates
+      docker-registry apache2-utils openssl zstd skopeo)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

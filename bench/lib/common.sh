@@ -5,6 +5,8 @@
 # After sourcing: REPO, WORK, TSC (our CLI on that root), PODMAN (podman on its own storage).
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# our CLI may reach no host but loopback (src/util/allowed-hosts.ts)
+export TSCONTAINER_ALLOWED_HOSTS=127.0.0.1,localhost,::1
 cd "$REPO"
 
 # bench_need CMD...: installs the Debian packages of the commands that are missing.

@@ -8,6 +8,21 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { UsageError } from '../util/errors.js';
 import type { SourceItem, SourceRoot } from './sources.js';
+import { checkAllowedHost } from '../util/allowed-hosts.js';
+
+/** fetch with redirects followed by hand (at most 10), each target's host checked first. */
+async function fetchFollowing(start: URL, signal: AbortSignal | undefined): Promise<Response> {
+  let url = start;
+  for (let hops = 0; ; hops++) {
+    const res = await fetch(url, { signal, redirect: 'manual' });
+    const loc = res.headers.get('location');
+    if (res.status < 300 || res.status >= 400 || !loc) return res;
+    await res.body?.cancel();
+    if (hops >= 10) throw new Error('too many redirects');
+    url = new URL(loc, url);
+    checkAllowedHost(url);
+  }
+}
 
 export interface Downloaded {
   url: string;
@@ -45,7 +60,9 @@ export async function downloadAll(
       const name = nameOf(url);
       let res: Response;
       try {
-        res = await fetch(url, { signal, redirect: 'follow' });
+        checkAllowedHost(url);
+        // redirects by hand, so that every hop's host is checked
+        res = await fetchFollowing(url, signal);
       } catch (err) {
         throw new UsageError(`ADD ${u}: ${(err as Error).message}`);
       }

@@ -64,6 +64,8 @@ function addCreateFlags(cmd: Command): Command {
     .option('--stop-signal <signal>', 'signal to stop the container')
     .option('--stop-timeout <seconds>', 'seconds to wait before killing on stop')
     .option('--restart <policy>', 'restart policy: only "no" (restart policies are not supported yet)')
+    .option('--pull <policy>', 'pull the image first: missing (default), always or never')
+    .option('--platform <os/arch[/variant]>', 'the platform to pull from an image index')
     .argument('<image>', 'image reference')
     .argument('[command...]', 'command and arguments')
     .passThroughOptions();

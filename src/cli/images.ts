@@ -10,6 +10,7 @@ interface ImagesOpts {
   /** false with --no-trunc (commander's negated option) */
   trunc?: boolean;
   all?: boolean;
+  digests?: boolean;
   format?: string;
 }
 
@@ -32,6 +33,7 @@ function addImagesCommand(parent: Command, name: string, ctx: GetContext, aliase
     .option('-q, --quiet', 'only show image ids')
     .option('-a, --all', 'show all images (tscontainer keeps no intermediate images, so this is the same list)')
     .option('--no-trunc', "don't truncate output")
+    .option('--digests', 'show the registry digests')
     .option('--format <format>', "'json', 'table', 'table TEMPLATE' or a Go-style template such as '{{.Repository}}:{{.Tag}}'")
     .action(async (repo: string | undefined, opts: ImagesOpts) => {
       const { listImageSummaries } = await import('../image/service.js');
@@ -52,7 +54,7 @@ function addImagesCommand(parent: Command, name: string, ctx: GetContext, aliase
         Containers: String(i.containers),
         CreatedAt: i.created,
         CreatedSince: ago(i.created),
-        Digest: '<none>',
+        Digest: i.digest,
         ID: idOf(i.id),
         Repository: i.repository,
         SharedSize: 'N/A',
@@ -63,10 +65,17 @@ function addImagesCommand(parent: Command, name: string, ctx: GetContext, aliase
       }));
       const format = opts.format;
       if (format === undefined || format === 'table') {
-        printTable(
-          ['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE'],
-          rows.map((r) => [r.Repository, r.Tag, r.ID, r.CreatedSince, r.Size]),
-        );
+        if (opts.digests) {
+          printTable(
+            ['REPOSITORY', 'TAG', 'DIGEST', 'IMAGE ID', 'CREATED', 'SIZE'],
+            rows.map((r) => [r.Repository, r.Tag, r.Digest, r.ID, r.CreatedSince, r.Size]),
+          );
+        } else {
+          printTable(
+            ['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE'],
+            rows.map((r) => [r.Repository, r.Tag, r.ID, r.CreatedSince, r.Size]),
+          );
+        }
       } else if (format === 'json') {
         for (const r of rows) process.stdout.write(JSON.stringify(r) + '\n');
       } else if (format.startsWith('table ')) {

@@ -51,6 +51,9 @@ export interface GraphDriver {
   /** Every layer the driver holds on disk and when it was last changed (prune compares them
    *  with the rows, leaving young ones alone). */
   list(): { id: string; modifiedMs: number }[];
+  /** The directory holding the files layer `id` itself wrote (overlay: its upper dir; vfs: its
+   *  full copy), to read a layer's files back when exporting it exactly. */
+  contentDir?(id: string): string;
   /** Bytes of the files layer `id` itself holds (for vfs, its full copy). */
   diffSize(id: string): number;
   /** Removes layer `id` and everything the driver made for it; a missing layer is not an error. */

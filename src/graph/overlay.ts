@@ -172,6 +172,10 @@ export class OverlayDriver implements GraphDriver {
     return applyLayerTar(`${this.need(id)}/diff`, tar, { whiteouts: 'overlay' });
   }
 
+  contentDir(id: string): string {
+    return `${this.need(id)}/diff`;
+  }
+
   diff(id: string): Readable {
     const upper = `${this.need(id)}/diff`;
     return lazyTar(async () => (await import('./tar-diff.js')).overlayDiffTar(upper));

@@ -101,6 +101,10 @@ export class VfsDriver implements GraphDriver {
     return applyLayerTar(this.need(id), tar, { whiteouts: 'delete' });
   }
 
+  contentDir(id: string): string {
+    return this.need(id);
+  }
+
   diff(id: string): Readable {
     const d = this.need(id);
     const parent = this.parent(id);

@@ -13,6 +13,8 @@ import { deleteLayer, driversInUse, getLayer, insertLayer, layerReferenced, type
 import { errnoMessage, TscError, UsageError } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { chainId as chainIdOf, DigestingStream, maybeGunzip } from './digest.js';
+import { TarSplitRecorder } from './archive/tarsplit.js';
+import { setTarSplit } from '../store/transfer.js';
 
 export interface RegisteredLayer {
   layer: LayerRow;
@@ -43,6 +45,8 @@ export async function registerLayer(db: DB, driver: GraphDriver, opts: RegisterL
   const cacheId = newCacheId();
   let diffId: string;
   let size: number;
+  // what the tar held besides file contents, so save/push can give back its exact bytes
+  const recorder = new TarSplitRecorder();
   try {
     await driver.create(cacheId, parent?.cache_id ?? null);
     const digesting = new DigestingStream();
@@ -54,7 +58,7 @@ export async function registerLayer(db: DB, driver: GraphDriver, opts: RegisterL
       upstreamError ??= err;
       digesting.destroy(err);
     });
-    plain.pipe(digesting);
+    plain.pipe(recorder).pipe(digesting);
     const applied = await driver.applyDiff(cacheId, digesting);
     // The extractor may stop at the end-of-archive blocks; the rest still belongs to the diffID.
     if (!digesting.readableEnded) {
@@ -97,6 +101,8 @@ export async function registerLayer(db: DB, driver: GraphDriver, opts: RegisterL
         created_at: new Date().toISOString(),
       };
       insertLayer(db, row);
+      const split = recorder.result();
+      if (split) setTarSplit(db, chainId, split);
       opts.inTx?.(row);
       return { layer: row, created: true };
     });

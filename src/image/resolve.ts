@@ -1,6 +1,6 @@
 // What the runtime calls to turn `run IMAGE` into an image: id, parsed config and layer chain.
 // busybox:latest (and debian:bookworm once built) come from the built-in images on first use;
-// nothing is ever pulled.
+// nothing is pulled here (run/create pull through registry/ensure.ts).
 import type { LayerRow } from '../store/layers.js';
 import { NotFoundError } from '../util/errors.js';
 import { builtinFor, ensureBuiltinImage } from './builtin.js';
@@ -38,9 +38,7 @@ export async function resolveImage(ctx: ImageContext, input: string): Promise<Re
     r = lookupImage(db, input);
   }
   if (isMiss(r)) {
-    throw new NotFoundError(
-      `Unable to find image '${r.display}' locally (tscontainer does not pull from registries yet; use import or load)`,
-    );
+    throw new NotFoundError(`Unable to find image '${r.display}' locally`);
   }
   const chain = chainBaseFirst(db, r.image.top_layer);
   const top = chain[chain.length - 1];

@@ -2,6 +2,7 @@
 import { writeTx, type DB } from '../store/db.js';
 import { containersOfImage, deleteImage, deleteTag, listImages, setTag, tagsOf, type ImageRow } from '../store/images.js';
 import type { LayerRow } from '../store/layers.js';
+import { allRepoDigests, danglingLayerIds, repoDigestsOf } from '../store/transfer.js';
 import { ConflictError, NotFoundError, TscError, toTscError } from '../util/errors.js';
 import { parseConfig, type ContainerDefaults } from './config.js';
 import type { ImageContext } from './context.js';
@@ -26,6 +27,8 @@ export interface ImageSummary {
   /** Every tag of the image, familiar form. */
   tags: string[];
   containers: number;
+  /** The registry digest (sha256:...) recorded for this row's repository, or "<none>". */
+  digest: string;
 }
 
 /**
@@ -40,6 +43,8 @@ export function listImageSummaries(ctx: ImageContext, repoFilter?: string): Imag
     filter = { repo: repositoryName(ref), tag: ref.tag };
   }
   const out: ImageSummary[] = [];
+  const digests = new Map<string, string[]>();
+  for (const d of allRepoDigests(db)) digests.set(d.image_id, [...(digests.get(d.image_id) ?? []), d.name]);
   for (const img of listImages(db)) {
     const created = createdOf(img);
     const containers = containersOfImage(db, img.id).length;
@@ -53,10 +58,28 @@ export function listImageSummaries(ctx: ImageContext, repoFilter?: string): Imag
         rows.push({ repository: t, tag: '<none>', repoFull: undefined });
       }
     }
+    const own = digests.get(img.id) ?? [];
+    if (rows.length === 0) {
+      // untagged but known by digest: one row per repository, as docker shows them
+      for (const d of own) {
+        const ref = parseReference(d, { defaultTag: false });
+        rows.push({ repository: familiarRepository(ref), tag: '<none>', repoFull: repositoryName(ref) });
+      }
+    }
     if (rows.length === 0) rows.push({ repository: '<none>', tag: '<none>', repoFull: undefined });
     for (const r of rows) {
       if (filter && (r.repoFull !== filter.repo || (filter.tag !== undefined && r.tag !== filter.tag))) continue;
-      out.push({ id: img.id, repository: r.repository, tag: r.tag, created, size: img.size, tags: familiarTags, containers });
+      const digest = own.find((d) => r.repoFull !== undefined && d.startsWith(`${r.repoFull}@`))?.split('@')[1] ?? '<none>';
+      out.push({
+        id: img.id,
+        repository: r.repository,
+        tag: r.tag,
+        created,
+        size: img.size,
+        tags: familiarTags,
+        containers,
+        digest,
+      });
     }
   }
   return out.sort((a, b) => (a.created < b.created ? 1 : a.created > b.created ? -1 : 0));
@@ -276,7 +299,7 @@ export async function inspectImage(ctx: ImageContext, ref: string): Promise<Imag
   return {
     Id: img.id,
     RepoTags: tagsOf(db, img.id).map(familiarName),
-    RepoDigests: [],
+    RepoDigests: repoDigestsOf(db, img.id).map(familiarName),
     Parent: '',
     Comment: hist.length > 0 ? (hist[hist.length - 1]!.comment ?? '') : '',
     Created: cfg.created ?? img.created_at,
@@ -310,6 +333,10 @@ function graphData(spec: { type: string; source: string; data: string; cwd?: str
 // ---------------------------------------------------------------------------------------------
 // image prune
 
+/** Layer rows without an image are left by an interrupted pull for the next one to reuse;
+ *  prune removes them once they are an hour old. */
+export const DANGLING_LAYER_GRACE_MS = 60 * 60_000;
+
 export interface PruneResult {
   events: RmiEvent[];
   /** Bytes of layers whose directories were removed. */
@@ -330,6 +357,14 @@ export async function pruneImages(ctx: ImageContext, opts: { all?: boolean } = {
       if (containersOfImage(db, img.id).length > 0) continue;
       if (img.tags.length > 0 && !opts.all) continue;
       rel.push(...deleteImageRows(db, img, img.tags, ev));
+    }
+    // layers an interrupted pull or load committed and nothing used within the hour
+    const cutoff = new Date(Date.now() - DANGLING_LAYER_GRACE_MS).toISOString();
+    for (const id of danglingLayerIds(db, cutoff)) {
+      for (const l of releaseLayerRows(db, id)) {
+        rel.push(l);
+        ev.push({ kind: 'Deleted', value: l.chain_id });
+      }
     }
     return { events: ev, released: rel };
   });

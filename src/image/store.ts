@@ -3,6 +3,7 @@
 import type { DB } from '../store/db.js';
 import { getImage, imageIdForTag, imagesByIdPrefix, insertImage, setTag, tagsOf, type ImageRow } from '../store/images.js';
 import { layerChain, type LayerRow } from '../store/layers.js';
+import { imageIdForRepoDigest } from '../store/transfer.js';
 import { NotFoundError, UsageError } from '../util/errors.js';
 import { imageIdOf } from './config.js';
 import {
@@ -54,6 +55,9 @@ export function lookupImage(db: DB, input: string): Lookup | LookupMiss {
     if (image) return { image, tag: name };
   }
   if (ref.digest !== undefined) {
+    const byDigest = imageIdForRepoDigest(db, `${repositoryName(ref)}@${ref.digest}`);
+    const pulled = byDigest !== undefined ? getImage(db, byDigest) : undefined;
+    if (pulled) return { image: pulled, tag: undefined };
     // Without registry digests, `repo@<image id>` names the image if it is tagged in that repository.
     const image = getImage(db, ref.digest);
     const repo = repositoryName(ref);

@@ -54,6 +54,10 @@ export interface RunFlags {
   capDrop: string[];
   stopSignal?: string;
   stopTimeout?: string;
+  /** --pull missing|always|never (image/registry/ensure.ts) */
+  pull?: string;
+  /** --platform os/arch[/variant], for the pull */
+  platform?: string;
 }
 
 /** What the image contributes (the subset of the OCI image config the runtime reads). */

@@ -212,8 +212,8 @@ describe('tscontainer run', () => {
     for (const args of [
       ['run', '--rm', '--memory', 'lots', 'busybox', 'true'],
       ['run', '--rm', '--nosuchflag', 'busybox', 'true'],
-      ['run', '--rm', 'UPPER/case', 'true'],
-      ['run', '--rm', 'nosuchimage', 'true'],
+      ['run', '--rm', '--pull', 'never', 'UPPER/case', 'true'],
+      ['run', '--rm', '--pull', 'never', 'nosuchimage', 'true'], // never: tests reach only loopback
       ['run', '--rm', '-v', 'relative:/x', 'busybox', 'true'],
       ['run', '--rm', '--name', 'bad name', 'busybox', 'true'],
     ]) {

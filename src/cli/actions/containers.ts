@@ -2,7 +2,7 @@
 import type { Context } from '../../runtime/context.js';
 import { createContainer } from '../../runtime/create.js';
 import { prepareCreate } from '../../runtime/prepare.js';
-import { resolveImage } from '../../image/resolve.js';
+import { resolveOrPull } from '../../image/registry/ensure.js';
 import { startAttached, startDetached } from '../../runtime/run.js';
 import { findContainer, getContainer } from '../../store/containers.js';
 import { removeContainer } from '../../runtime/remove.js';
@@ -15,7 +15,7 @@ import { mark } from '../../util/trace.js';
 
 export async function runCommand(ctx: Context, image: string, command: string[], flags: RunFlags): Promise<number> {
   mark('run action');
-  const req = await prepareCreate((ref) => resolveImage(ctx, ref), image, command, flags);
+  const req = await prepareCreate((ref) => resolveOrPull(ctx, ref, flags), image, command, flags);
   mark('image resolved, flags checked');
   const row = await createContainer(ctx, req);
   mark('container created');
@@ -36,7 +36,7 @@ export async function runCommand(ctx: Context, image: string, command: string[],
 }
 
 export async function createCommand(ctx: Context, image: string, command: string[], flags: RunFlags): Promise<void> {
-  const req = await prepareCreate((ref) => resolveImage(ctx, ref), image, command, flags);
+  const req = await prepareCreate((ref) => resolveOrPull(ctx, ref, flags), image, command, flags);
   const row = await createContainer(ctx, req);
   process.stdout.write(row.id + '\n');
 }
