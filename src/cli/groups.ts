@@ -14,6 +14,7 @@ import { registerNetwork } from './network.js';
 import { registerLifecycle } from './lifecycle.js';
 import { registerInteractive } from './interactive.js';
 import { registerBuild } from './build.js';
+import { registerLab } from './lab.js';
 
 export interface Group {
   register: (program: Command, ctx: GetContext) => void;
@@ -52,6 +53,7 @@ export const GROUPS: readonly Group[] = [
     register: registerBuild,
     commands: ['build', 'history', 'commit', 'diff', 'export', 'cp', 'builder', 'container', 'image'],
   },
+  { register: registerLab, commands: ['lab'] },
 ];
 
 /** Global options of the program that take a value (see main.ts). */

@@ -1,0 +1,88 @@
+// The labs' checkers against the real kernel: each passes its reference solution (kept here in
+// test/fixtures/labs/, never in a student's workspace) and fails each typical wrong one with the
+// hint that names the missing property. Every lab runs in a temporary state root with its own
+// random names (netns, links, bridge, 10.2xx.y.0/24 subnet checked against the host's routes, nft
+// table, cgroup parent); `lab reset` runs after every case, and the test then checks that the
+// host has none of them left.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { checkLab, resetLab, startLab } from '../../src/lab/index.js';
+import { readEnv } from '../../src/lab/workspace.js';
+import { dmThinMissing } from '../../src/lab/checkers/fs-security.js';
+
+const skip = process.getuid?.() !== 0 ? 'needs root' : undefined;
+const FIX = join(import.meta.dirname, '..', 'fixtures', 'labs');
+
+interface Case {
+  lab: number;
+  fixture: string;
+  /** undefined: must pass; else a part of the hint of the first failing check */
+  hint?: string;
+  failing?: string;
+}
+
+const CASES: Case[] = [
+  { lab: 1, fixture: '01/good' },
+  { lab: 1, fixture: '01/no-fork', failing: 'new pid namespace', hint: 'fork after unsharing' },
+  { lab: 1, fixture: '01/no-proc', failing: 'own pid namespace', hint: '--mount-proc' },
+  { lab: 2, fixture: '02/good' },
+  { lab: 2, fixture: '02/chroot', failing: 'a mount point', hint: 'pivot_root needs the new root to be a mount point' },
+  { lab: 2, fixture: '02/no-umount', failing: 'no longer reachable', hint: 'umount2(old, MNT_DETACH)' },
+  { lab: 3, fixture: '03/good' },
+  { lab: 3, fixture: '03/no-ipc', failing: 'new ipc namespace', hint: 'CLONE_NEWIPC' },
+  { lab: 3, fixture: '03/no-hostname', failing: 'the hostname inside', hint: 'sethostname' },
+];
+
+describe.skipIf(skip !== undefined)('labs on the real kernel', () => {
+  const root = mkdtempSync(join(tmpdir(), 'tsc-labs-'));
+  afterAll(async () => {
+    for (let n = 1; n <= 12; n++) await resetLab(root, n).catch(() => undefined);
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  for (const c of CASES) {
+    it(`lab ${c.lab}: ${c.fixture} ${c.hint ? 'fails with the right hint' : 'passes'}`, async () => {
+      const { workspace } = startLab(root, c.lab);
+      const env = readEnv(workspace)!;
+      try {
+        const r = await checkLab(root, c.lab, join(FIX, c.fixture));
+        const failed = r.checks.find((x) => !x.ok);
+        if (c.hint === undefined) {
+          expect(failed, JSON.stringify(r, null, 2)).toBeUndefined();
+          expect(r.passed).toBe(true);
+        } else {
+          expect(r.passed).toBe(false);
+          expect(failed?.property, JSON.stringify(r, null, 2)).toContain(c.failing);
+          expect(failed?.hint).toContain(c.hint);
+        }
+        expect(r.cgroup).toMatch(/^cgroup v[12] \(/);
+      } finally {
+        await resetLab(root, c.lab);
+      }
+      // nothing of the lab is left on the host
+      expect(existsSync(workspace)).toBe(false);
+      const mounts = readFileSync('/proc/self/mountinfo', 'utf8');
+      expect(mounts).not.toContain(workspace);
+      if (env['LAB_NETNS']) expect(existsSync(`/run/netns/${env['LAB_NETNS']}`)).toBe(false);
+      for (const l of [env['LAB_HOST_IF'], env['LAB_BRIDGE']]) if (l) expect(existsSync(`/sys/class/net/${l}`)).toBe(false);
+      if (env['LAB_NFT_TABLE'])
+        expect(execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' })).not.toContain(env['LAB_NFT_TABLE']);
+      for (const [k, v] of Object.entries(env))
+        if (/^LAB_CGROUP_[A-Z]+$/.test(k) && k !== 'LAB_CGROUP_VERSION' && k !== 'LAB_CGROUP_PARENT')
+          expect(existsSync(v)).toBe(false);
+    });
+  }
+
+  it('lab 12 says plainly when the kernel lacks dm-thin', async () => {
+    const missing = dmThinMissing();
+    const r = await checkLab(root, 12, join(FIX, '12/good'));
+    if (missing) {
+      expect(r.passed).toBe(false);
+      expect(r.unsupported).toContain('VM harness');
+    } else expect(r.passed).toBe(true);
+    await resetLab(root, 12);
+  });
+});
