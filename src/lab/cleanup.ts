@@ -113,6 +113,38 @@ function mountsUnder(workspace: string): string[] {
     .sort((a, b) => b.length - a.length);
 }
 
+/** Lab 12's device-mapper devices (tl<tag>-*, snapshots and volumes before the pool) and loop
+ *  devices backed by files in the workspace. */
+function removeDevices(workspace: string, tag: string | undefined): void {
+  if (tag && existsSync('/dev/mapper/control')) {
+    let names: string[] = [];
+    try {
+      names = execFileSync('dmsetup', ['ls'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+        .split('\n')
+        .map((l) => l.split(/\s+/)[0] ?? '')
+        .filter((n) => n.startsWith(`tl${tag}-`));
+    } catch {
+      /* no device-mapper */
+    }
+    names.sort((a, b) => Number(a.endsWith('-pool')) - Number(b.endsWith('-pool')));
+    for (const n of names) quiet('dmsetup', ['remove', '--force', n]);
+  }
+  let loops: string[] = [];
+  try {
+    loops = readdirSync('/sys/block').filter((d) => d.startsWith('loop'));
+  } catch {
+    return;
+  }
+  for (const l of loops) {
+    try {
+      const file = readFileSync(`/sys/block/${l}/loop/backing_file`, 'utf8').trim();
+      if (file.startsWith(`${workspace}/`)) quiet('losetup', ['-d', `/dev/${l}`]);
+    } catch {
+      /* not bound */
+    }
+  }
+}
+
 /** Cleans the lab's kernel objects; with `removeWorkspace`, deletes the workspace too. */
 export async function cleanLab(workspace: string, env: LabEnv, removeWorkspace: boolean): Promise<void> {
   killPids(processesIn(workspace));
@@ -126,6 +158,7 @@ export async function cleanLab(workspace: string, env: LabEnv, removeWorkspace: 
   if (ns && existsSync(`/run/netns/${ns}`)) quiet('ip', ['netns', 'del', ns]);
   for (const l of [env['LAB_HOST_IF'], env['LAB_BRIDGE'], env['LAB_HOST_IF'] ? `${env['LAB_HOST_IF']}c` : undefined])
     if (l && existsSync(`/sys/class/net/${l}`)) quiet('ip', ['link', 'del', l]);
+  removeDevices(workspace, env['LAB_TAG']);
   const table = env['LAB_NFT_TABLE'];
   if (table) for (const fam of ['ip', 'inet']) quiet('nft', ['delete', 'table', fam, table]);
   if (removeWorkspace && existsSync(workspace)) {
