@@ -35,7 +35,7 @@ static int parse_run(int argc, char **argv, struct run_options *o)
         {"detach", no_argument, 0, 'd'},       {"tty", no_argument, 0, 't'},
         {"stdin", no_argument, 0, 'i'},        {"log", required_argument, 0, 'l'},
         {"oom-file", required_argument, 0, 'o'}, {"exit-command", required_argument, 0, 'x'},
-        {"exit-arg", required_argument, 0, 'a'}, {0, 0, 0, 0},
+        {"exit-arg", required_argument, 0, 'a'}, {"trace", no_argument, 0, 'T'}, {0, 0, 0, 0},
     };
     int c;
     memset(o, 0, sizeof *o);
@@ -51,6 +51,7 @@ static int parse_run(int argc, char **argv, struct run_options *o)
         case 'o': o->oom_file = optarg; break;
         case 'x': o->exit_command = optarg; break;
         case 'a': o->exit_args[o->n_exit_args++] = optarg; break;
+        case 'T': trace_on = true; break;
         default: return -1;
         }
     }
@@ -66,7 +67,7 @@ static int parse_exec(int argc, char **argv, struct exec_options *o)
         {"pid-start", required_argument, 0, 'S'},
         {"state", required_argument, 0, 's'}, {"tty", no_argument, 0, 't'},
         {"stdin", no_argument, 0, 'i'},       {"cgroup-procs", required_argument, 0, 'c'},
-        {0, 0, 0, 0},
+        {"trace", no_argument, 0, 'T'},       {0, 0, 0, 0},
     };
     int c;
     memset(o, 0, sizeof *o);
@@ -88,6 +89,7 @@ static int parse_exec(int argc, char **argv, struct exec_options *o)
         case 't': o->tty = true; break;
         case 'i': o->stdin = true; break;
         case 'c': o->cgroup_procs[o->n_cgroup_procs++] = optarg; break;
+        case 'T': trace_on = true; break;
         default: return -1;
         }
     }
