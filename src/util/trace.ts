@@ -49,6 +49,8 @@ export function tracing(): boolean {
 
 export function enableTrace(f: TraceFormat): void {
   format = f;
+  // a reader that goes away (| head) must not kill the command half-way through a container's setup
+  process.stderr.on('error', () => undefined);
 }
 
 function emit(e: TraceEvent): void {
