@@ -5,7 +5,7 @@
 // table, cgroup parent); `lab reset` runs after every case, and the test then checks that the
 // host has none of them left.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -94,6 +94,36 @@ describe.skipIf(skip !== undefined)('labs on the real kernel', () => {
           expect(existsSync(v)).toBe(false);
     });
   }
+
+  it('the CLI: list with progress, start, check (starter fails, reference passes), reset', () => {
+    const cli = (...args: string[]) => {
+      const r = spawnSync(
+        process.execPath,
+        [join(import.meta.dirname, '..', '..', 'bin', 'tscontainer'), '--root', root, 'lab', ...args],
+        {
+          encoding: 'utf8',
+        },
+      );
+      return { code: r.status, out: r.stdout + r.stderr };
+    };
+    const list = cli('list');
+    expect(list.code).toBe(0);
+    expect(list.out).toMatch(/Processes and PID namespaces/);
+    expect(list.out).toMatch(/This machine: cgroup v[12]/);
+    const start = cli('start', '1');
+    expect(start.out).toMatch(/labs\/01-pid-namespaces\/README\.md/);
+    const starter = cli('check', '1');
+    expect(starter.code).toBe(1);
+    expect(starter.out).toMatch(/FAIL the command runs in a new pid namespace/);
+    expect(starter.out).toMatch(/hint: /);
+    const good = cli('check', '1', join(FIX, '01/good'));
+    expect(good.code, good.out).toBe(0);
+    expect(good.out).toMatch(/PASSED/);
+    expect(cli('list').out).toMatch(/Processes and PID namespaces\s+passed/);
+    expect(cli('reset', '1').code).toBe(0);
+    expect(cli('list').out).not.toMatch(/passed/);
+    expect(cli('check', 'x').code).toBe(125);
+  });
 
   it('lab 12 says plainly when the kernel lacks dm-thin', async () => {
     const missing = dmThinMissing();
