@@ -86,21 +86,17 @@ async function removeCgroups(env: LabEnv, keepParent: boolean): Promise<void> {
   }
 }
 
-/** Processes whose root or working directory is inside the workspace (a student's leftovers). */
+/** Processes whose root is inside the workspace (a student's chroot or pivot_root leftovers).
+ *  Never by working directory: the student's own shell may well sit in the workspace. */
 function processesIn(workspace: string): number[] {
   const out: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    for (const link of ['root', 'cwd']) {
-      try {
-        const to = readlinkSync(`/proc/${name}/${link}`);
-        if (to === workspace || to.startsWith(`${workspace}/`)) {
-          out.push(Number(name));
-          break;
-        }
-      } catch {
-        /* gone or not ours to read */
-      }
+    try {
+      const to = readlinkSync(`/proc/${name}/root`);
+      if (to === workspace || to.startsWith(`${workspace}/`)) out.push(Number(name));
+    } catch {
+      /* gone or not ours to read */
     }
   }
   return out;

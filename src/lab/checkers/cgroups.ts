@@ -3,7 +3,7 @@
 // which files differ, and the checker reads the files of the group the command really is in.
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { statusOf } from '../proc.js';
+import { descendants, statusOf } from '../proc.js';
 import { runScript, runToEnd } from '../runner.js';
 import type { CheckInput, CheckList } from '../types.js';
 import { probeCgroupDir, readCg, withProbe } from './common.js';
@@ -61,7 +61,24 @@ export async function checkMemory(input: CheckInput, t: CheckList): Promise<void
   });
   // the OOM killer: a command that keeps allocating (tail holds an ever longer "last line")
   const hog = runScript(input.script, ['tail', '/dev/zero'], input.workspace, input.env);
+  // never let a script without a working limit eat the host's memory: stop it past 256 MiB
+  let overran = false;
+  const guard = setInterval(() => {
+    const pid = hog.child.pid;
+    if (pid === undefined) return;
+    const rss = [pid, ...descendants(pid)].reduce((sum, p) => sum + Number((statusOf(p).get('VmRSS') ?? '0').split(' ')[0]), 0);
+    if (rss > 256 * 1024) {
+      overran = true;
+      void hog.stop();
+    }
+  }, 100);
   const code = await runToEnd(hog, 30000);
+  clearInterval(guard);
+  t.expect(
+    'the command cannot use more than its limit',
+    !overran,
+    'the checker stopped "run.sh tail /dev/zero" past 256 MiB: the limit must hold for every command the script runs, written before exec',
+  );
   t.output(hog.output());
   const parent = input.env['LAB_CGROUP_MEMORY']!;
   const events = v2 ? 'memory.events' : 'memory.oom_control';
