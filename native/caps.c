@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <linux/capability.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -40,6 +41,13 @@ int cap_from_name(const char *name)
  */
 int caps_drop_bounding(uint64_t keep)
 {
+    if (trace_on) {
+        char kept[1024] = "";
+        for (int cap = 0; cap < N_CAPS; cap++)
+            if (keep & (1ULL << cap))
+                snprintf(kept + strlen(kept), sizeof kept - strlen(kept), "%s%s", kept[0] ? "," : "", cap_names[cap]);
+        trace("drop bounding", "keep %d of %d capabilities: %s", __builtin_popcountll(keep), N_CAPS, kept);
+    }
     for (int cap = 0; cap < 64; cap++) {
         if (keep & (1ULL << cap))
             continue;
@@ -67,6 +75,9 @@ int caps_apply(const uint64_t caps[CAP_NSETS])
     /* capset: glibc has no wrapper; the kernel checks that we only ever lower permitted. */
     if (syscall(SYS_capset, &header, data) < 0)
         return fail(EXIT_OWN_FAILURE, "capset: %m");
+    trace("capset", "effective %#llx permitted %#llx inheritable %#llx (%d effective)",
+          (unsigned long long)caps[CAP_EFFECTIVE], (unsigned long long)caps[CAP_PERMITTED],
+          (unsigned long long)caps[CAP_INHERITABLE], __builtin_popcountll(caps[CAP_EFFECTIVE]));
 
     /* The ambient set starts empty; clear it anyway in case we inherited one. */
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)

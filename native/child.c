@@ -118,6 +118,7 @@ static int join_namespaces(const struct container_spec *s)
         /* setns: enter an existing namespace instead of the new one clone would have made */
         if (setns(fd, ns->flag) < 0)
             return fail(EXIT_OWN_FAILURE, "join %s namespace %s: %m", ns->type, ns->path);
+        trace("setns", "setns(%s, %s)", ns->path, ns->type);
         close(fd);
     }
     return 0;
@@ -176,6 +177,7 @@ static int setup_identity(const struct container_spec *s)
         /* sethostname changes the name only in our own uts namespace */
         if (sethostname(s->hostname, strlen(s->hostname)) < 0)
             return fail(EXIT_OWN_FAILURE, "sethostname %s: %m", s->hostname);
+        trace("sethostname", "sethostname(\"%s\")", s->hostname);
     }
     return 0;
 }

@@ -124,6 +124,7 @@ static int join_namespaces(int target_dir, pid_t target)
         if (setns(fds[i], exec_namespaces[i].flag) < 0)
             return fail(EXIT_OWN_FAILURE, "join the container's %s namespace: %m",
                         exec_namespaces[i].name);
+        trace("setns", "setns(/proc/%d/ns/%s)", (int)target, exec_namespaces[i].name);
         close(fds[i]);
     }
     return 0;

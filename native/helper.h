@@ -165,6 +165,10 @@ void report_pid(pid_t pid);
 void report_started(void);
 void report_failure(void);    /* the recorded failure, on fd 3 or else stderr */
 void report_close(void);
+/* --trace: one {"type":"trace"} line on fd 3 per step taken; nothing without the flag */
+extern bool trace_on;
+void trace(const char *step, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+const char *trace_ns_flags(int flags);
 
 struct strbuf {
     char *data;

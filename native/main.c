@@ -36,7 +36,7 @@ static int parse_run(int argc, char **argv, struct run_options *o)
         {"stdin", no_argument, 0, 'i'},        {"log", required_argument, 0, 'l'},
         {"oom-file", required_argument, 0, 'o'}, {"exit-command", required_argument, 0, 'x'},
         {"exit-arg", required_argument, 0, 'a'}, {"seccomp-cache", required_argument, 0, 'C'},
-        {0, 0, 0, 0},
+        {"trace", no_argument, 0, 'T'},       {0, 0, 0, 0},
     };
     int c;
     memset(o, 0, sizeof *o);
@@ -53,6 +53,7 @@ static int parse_run(int argc, char **argv, struct run_options *o)
         case 'x': o->exit_command = optarg; break;
         case 'a': o->exit_args[o->n_exit_args++] = optarg; break;
         case 'C': seccomp_set_cache_dir(optarg); break;
+        case 'T': trace_on = true; break;
         default: return -1;
         }
     }
@@ -68,7 +69,8 @@ static int parse_exec(int argc, char **argv, struct exec_options *o)
         {"pid-start", required_argument, 0, 'S'},
         {"state", required_argument, 0, 's'}, {"tty", no_argument, 0, 't'},
         {"stdin", no_argument, 0, 'i'},       {"cgroup-procs", required_argument, 0, 'c'},
-        {"seccomp-cache", required_argument, 0, 'C'}, {0, 0, 0, 0},
+        {"seccomp-cache", required_argument, 0, 'C'},
+        {"trace", no_argument, 0, 'T'},       {0, 0, 0, 0},
     };
     int c;
     memset(o, 0, sizeof *o);
@@ -91,6 +93,7 @@ static int parse_exec(int argc, char **argv, struct exec_options *o)
         case 'i': o->stdin = true; break;
         case 'c': o->cgroup_procs[o->n_cgroup_procs++] = optarg; break;
         case 'C': seccomp_set_cache_dir(optarg); break;
+        case 'T': trace_on = true; break;
         default: return -1;
         }
     }

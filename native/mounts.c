@@ -303,6 +303,8 @@ static int mount_one(int rootfd, const struct mount_entry *m)
         if (mount(source, target, type, o.flags & ~MS_REMOUNT, o.data[0] ? o.data : NULL) < 0)
             return fail(EXIT_OWN_FAILURE, "mount %s on %s: %m", type, m->destination);
     }
+    trace("mount", "%s on %s type %s flags %#lx%s%s", source, m->destination, o.bind ? "bind" : type,
+          o.flags, o.data[0] ? " data " : "", o.data);
     close(fd);
 
     /* Re-open: the old fd names the directory *under* the new mount, not the mount itself. */
@@ -344,6 +346,7 @@ static int mount_rootfs(const struct container_spec *s)
         /* A bind of root.path onto itself: pivot_root wants the new root to be a mount point. */
         if (mount(s->root_path, s->root_path, NULL, MS_BIND | MS_REC, NULL) < 0)
             return fail(EXIT_OWN_FAILURE, "bind mount the rootfs %s: %m", s->root_path);
+        trace("mount root", "%s on itself type bind flags MS_BIND|MS_REC", s->root_path);
         return 0;
     }
     /* chdir first, so that overlay's relative lowerdir links (l/ABC) fit in one page of data */
@@ -357,6 +360,8 @@ static int mount_rootfs(const struct container_spec *s)
     }
     if (mount(s->rootfs_source, s->root_path, s->rootfs_type, 0, s->rootfs_data) < 0)
         return fail(EXIT_OWN_FAILURE, "mount the %s rootfs on %s: %m", s->rootfs_type, s->root_path);
+    trace("mount root", "%s on %s type %s data %s", s->rootfs_source, s->root_path, s->rootfs_type,
+          s->rootfs_data ? s->rootfs_data : "");
     return 0;
 }
 
@@ -432,12 +437,14 @@ static int pivot_into(const char *root)
     /* pivot_root(".", "."): the new root becomes "/" and the old root is stacked on top of it. */
     if (syscall(SYS_pivot_root, ".", ".") < 0)
         return fail(EXIT_OWN_FAILURE, "pivot_root into %s: %m", root);
+    trace("pivot_root", "chdir(%s); pivot_root(\".\", \".\")", root);
     /* rslave before unmounting, so the unmount below can never propagate back to the host. */
     if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
         return fail(EXIT_OWN_FAILURE, "make the old root a slave: %m");
     /* MNT_DETACH: lazily drop the old root, and with it every host mount, from our view. */
     if (umount2(".", MNT_DETACH) < 0)
         return fail(EXIT_OWN_FAILURE, "detach the old root: %m");
+    trace("umount old root", "mount(MS_SLAVE|MS_REC); umount2(\".\", MNT_DETACH)");
     if (chdir("/") < 0)
         return fail(EXIT_OWN_FAILURE, "chdir to the new root: %m");
     return 0;

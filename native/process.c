@@ -25,6 +25,8 @@ static int apply_rlimits(const struct process_spec *p)
             return fail(EXIT_OWN_FAILURE, "setrlimit %s (soft %llu, hard %llu): %m",
                         p->rlimits[i].name, (unsigned long long)rl.rlim_cur,
                         (unsigned long long)rl.rlim_max);
+        trace("setrlimit", "%s soft %llu hard %llu", p->rlimits[i].name, (unsigned long long)rl.rlim_cur,
+              (unsigned long long)rl.rlim_max);
     }
     return 0;
 }
@@ -61,6 +63,8 @@ static int switch_user(const struct process_spec *p)
         return fail(EXIT_OWN_FAILURE, "prctl PR_SET_KEEPCAPS: %m");
     if (setuid(p->uid) < 0)
         return fail(EXIT_OWN_FAILURE, "setuid %u: %m", (unsigned)p->uid);
+    trace("switch user", "setgroups(%zu groups); setgid(%u); setuid(%u)", p->n_additional_gids, (unsigned)p->gid,
+          (unsigned)p->uid);
     return 0;
 }
 
@@ -90,6 +94,8 @@ int process_setup(struct process_spec *p)
     /* no_new_privs: setuid binaries and file capabilities can no longer raise privileges. */
     if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         return fail(EXIT_OWN_FAILURE, "prctl PR_SET_NO_NEW_PRIVS: %m");
+    if (p->no_new_privileges)
+        trace("no_new_privs", "prctl(PR_SET_NO_NEW_PRIVS, 1)");
     return 0;
 }
 
@@ -118,6 +124,12 @@ int process_exec(const struct process_spec *p)
     char *const *argv = (char *const *)p->args;
     char *const *envp = (char *const *)p->env;
     const char *name = p->args[0];
+    if (trace_on) {
+        char line[512] = "";
+        for (size_t i = 0; p->args[i] && strlen(line) < sizeof line - 8; i++)
+            snprintf(line + strlen(line), sizeof line - strlen(line), "%s\"%s\"", i ? ", " : "", p->args[i]);
+        trace("execve", "execve(\"%s\", [%s]) (a bare name is looked up in the container's PATH)", name, line);
+    }
 
     /* With no_new_privs the filter needs no privilege: install it last, right before execve,
        so that as few of our own calls as possible run under it. */

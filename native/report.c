@@ -8,6 +8,7 @@
 #include "helper.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -124,6 +125,58 @@ void report_failure(void)
     sb_add_json_string(&sb, the_message, strlen(the_message));
     sb_addstr(&sb, "}");
     report_line(&sb);
+}
+
+/* ---- --trace ------------------------------------------------------------- */
+
+bool trace_on = false;
+
+/*
+ * One {"type":"trace"} line on fd 3 for a step just taken, with --trace only (one branch when
+ * off). dur_us is the time since this process's previous trace line: roughly what the step
+ * took. The child writes on the same pipe until execve closes it (lines are atomic, < PIPE_BUF).
+ */
+void trace(const char *step, const char *fmt, ...)
+{
+    if (!trace_on || report_fd < 0)
+        return;
+    static long long last_us;
+    char detail[1536];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    long long now = (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+    char head[160];
+    snprintf(head, sizeof head, "{\"type\":\"trace\",\"pid\":%d,\"us\":%lld,\"dur_us\":%lld,\"step\":",
+             (int)getpid(), now, last_us ? now - last_us : 0);
+    last_us = now;
+    struct strbuf sb = {0};
+    sb_addstr(&sb, head);
+    sb_add_json_string(&sb, step, strlen(step));
+    sb_addstr(&sb, ",\"detail\":");
+    sb_add_json_string(&sb, detail, strlen(detail));
+    sb_addstr(&sb, "}");
+    report_line(&sb);
+}
+
+/* "CLONE_NEWNS|CLONE_NEWPID|..." for a trace line (a static buffer). */
+const char *trace_ns_flags(int flags)
+{
+    static const struct { int flag; const char *name; } names[] = {
+        {CLONE_NEWNS, "CLONE_NEWNS"},   {CLONE_NEWUTS, "CLONE_NEWUTS"},
+        {CLONE_NEWIPC, "CLONE_NEWIPC"}, {CLONE_NEWPID, "CLONE_NEWPID"},
+        {CLONE_NEWNET, "CLONE_NEWNET"}, {CLONE_NEWUSER, "CLONE_NEWUSER"},
+        {CLONE_NEWCGROUP, "CLONE_NEWCGROUP"},
+    };
+    static char buf[160];
+    buf[0] = 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (flags & names[i].flag)
+            snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", buf[0] ? "|" : "", names[i].name);
+    return buf[0] ? buf : "no new namespace";
 }
 
 void report_close(void)

@@ -125,6 +125,7 @@ static pid_t clone_child(const struct container_spec *s, struct child_args *a)
     pid_t pid = clone(child_main, stack + CHILD_STACK_SIZE, spec_clone_flags(s) | SIGCHLD, a);
     if (pid < 0)
         return fail(EXIT_OWN_FAILURE, "clone the container process: %m");
+    trace("clone", "clone(%s) -> pid %d", trace_ns_flags(spec_clone_flags(s)), (int)pid);
     munmap(stack, CHILD_STACK_SIZE);
     return pid;
 }

@@ -115,7 +115,8 @@ chmod +x "$WORK/init"
 (cd "$WORK" && find . | busybox cpio -o -H newc > "$INITRD" 2>/dev/null)
 
 # Extra vitest arguments travel in a file the guest reads through the 9p share.
-ARGS_FILE=$(mktemp /tmp/cgroup2-vitest-args.XXXXXX)
+# not /tmp: the guest mounts a tmpfs there, which would hide the file
+ARGS_FILE=$(mktemp /var/tmp/cgroup2-vitest-args.XXXXXX)
 trap 'rm -rf "$WORK" "$ARGS_FILE"' EXIT
 printf '%s\n' "$@" > "$ARGS_FILE"
 

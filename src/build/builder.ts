@@ -44,6 +44,7 @@ import { DEFAULT_SHELL, metadataStep } from './metadata.js';
 import { checksumSources, resolveSources, type HashMemo, type SourceRoot } from './sources.js';
 import type { Downloaded } from './download.js';
 import { resolveScoped } from './scoped.js';
+import { traceAsync } from '../util/trace.js';
 
 export interface BuildOptions {
   /** The context directory, or null for `build -` (no context). */
@@ -348,9 +349,18 @@ export class Builder {
       if (ins.kind === 'ONBUILD' || ins.kind === 'FROM' || ins.kind === 'MAINTAINER') {
         throw new UsageError(`the base image's ONBUILD trigger "${trigger}" is not allowed`);
       }
-      await this.step(run, ins, `${label(1)} ONBUILD`);
+      await traceAsync(
+        'build step',
+        () => `${label(1)} ONBUILD ${ins.text}`,
+        () => this.step(run, ins, `${label(1)} ONBUILD`),
+      );
     }
-    for (const [i, ins] of s.steps.entries()) await this.step(run, ins, label(i + 2));
+    for (const [i, ins] of s.steps.entries())
+      await traceAsync(
+        'build step',
+        () => `${label(i + 2)} ${ins.text}`,
+        () => this.step(run, ins, label(i + 2)),
+      );
     return run.state;
   }
 

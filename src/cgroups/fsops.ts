@@ -2,6 +2,7 @@
 // run the v1/v2 logic against a simulated cgroup tree in a temporary directory.
 import * as fs from 'node:fs';
 import { SystemError, errnoMessage } from '../util/errors.js';
+import { traceEvent, tracing } from '../util/trace.js';
 
 export interface CgroupFs {
   /** The whole file as text. Throws the errno error (ENOENT, ...) unchanged. */
@@ -24,12 +25,14 @@ export const nodeCgroupFs: CgroupFs = {
   writeFile(path, data) {
     // r+ so that a missing file is ENOENT rather than a new regular file, and one write(2) so
     // that the kernel sees the value in one piece.
+    const t0 = tracing() ? performance.now() : 0;
     const fd = fs.openSync(path, 'r+');
     try {
       fs.writeSync(fd, data);
     } finally {
       fs.closeSync(fd);
     }
+    if (tracing()) traceEvent('cgroup write', `${data.trim()} > ${path}`, performance.now() - t0);
   },
   exists(path) {
     return fs.existsSync(path);
@@ -37,6 +40,7 @@ export const nodeCgroupFs: CgroupFs = {
   mkdir(path) {
     try {
       fs.mkdirSync(path);
+      if (tracing()) traceEvent('cgroup mkdir', path, 0, 'a new group: the kernel fills it with its control files');
       return true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
@@ -45,6 +49,7 @@ export const nodeCgroupFs: CgroupFs = {
   },
   rmdir(path) {
     fs.rmdirSync(path);
+    if (tracing()) traceEvent('cgroup rmdir', path);
   },
   subdirs(path) {
     try {

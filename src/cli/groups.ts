@@ -15,6 +15,7 @@ import { registerLifecycle } from './lifecycle.js';
 import { registerInteractive } from './interactive.js';
 import { registerBuild } from './build.js';
 import { registerTransfer } from './transfer.js';
+import { registerLab } from './lab.js';
 
 export interface Group {
   register: (program: Command, ctx: GetContext) => void;
@@ -54,21 +55,28 @@ export const GROUPS: readonly Group[] = [
     commands: ['build', 'history', 'commit', 'diff', 'export', 'cp', 'builder', 'container', 'image'],
   },
   { register: registerTransfer, commands: ['load', 'save', 'pull', 'push', 'login', 'logout'] },
+  { register: registerLab, commands: ['lab'] },
 ];
 
 /** Global options of the program that take a value (see main.ts). */
 const VALUED = new Set(['--root', '--log-level', '-s', '--storage-driver']);
 
-/** The command name the user typed: the first operand after the global options, or undefined
- *  when there is none or the line is not one this scan is sure of. */
-export function commandOf(args: readonly string[]): string | undefined {
+/** Where the command name is in `args`: the first operand after the global options, or -1 when
+ *  there is none or the line is not one this scan is sure of. */
+export function commandIndex(args: readonly string[]): number {
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
-    if (a === '--' || a === '-h' || a === '--help') return undefined;
-    if (!a.startsWith('-')) return a;
+    if (a === '--' || a === '-h' || a === '--help') return -1;
+    if (!a.startsWith('-')) return i;
     if (VALUED.has(a)) i++;
   }
-  return undefined;
+  return -1;
+}
+
+/** The command name the user typed, or undefined (see commandIndex). */
+export function commandOf(args: readonly string[]): string | undefined {
+  const i = commandIndex(args);
+  return i < 0 ? undefined : args[i];
 }
 
 /** Registers the groups `args` (the arguments after the program name) need. */

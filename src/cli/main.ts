@@ -7,7 +7,8 @@ import { configureLog, LEVELS, log, type Level } from '../util/log.js';
 import type { Context, GlobalOptions } from '../runtime/context.js';
 import { openDb, type DB } from '../store/db.js';
 import { registerGroups } from './groups.js';
-import { mark, printTrace } from '../util/trace.js';
+import { enableTrace, mark, printTrace } from '../util/trace.js';
+import { registerTraceOption, takeTrace } from './trace-flag.js';
 
 const program = new Command('tscontainer');
 const exitHooks: (() => void)[] = [];
@@ -76,9 +77,12 @@ function usageLine(err: CommanderError): string {
 export async function main(argv: string[]): Promise<void> {
   mark('cli loaded');
   registerGroups(program, context, argv.slice(2));
+  registerTraceOption(program);
   mark('commands registered');
   try {
-    await program.parseAsync(argv);
+    const traced = takeTrace(program, argv.slice(2));
+    if (traced.format) enableTrace(traced.format);
+    await program.parseAsync([...argv.slice(0, 2), ...traced.args]);
     finish(typeof process.exitCode === 'number' ? process.exitCode : 0);
   } catch (err) {
     if (err instanceof CommanderError) {

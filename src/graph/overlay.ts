@@ -40,6 +40,7 @@ import {
   mtimeMs,
 } from './fsutil.js';
 import { lazyTar } from './lazy.js';
+import { traceEvent, tracing } from '../util/trace.js';
 
 export const LINK_DIR = 'l';
 export const LINK_LENGTH = 16;
@@ -192,6 +193,15 @@ export class OverlayDriver implements GraphDriver {
     if (data.length >= PAGE_SIZE) {
       throw new UnsupportedError(
         `overlay graph driver: the mount data for layer ${id} is ${data.length} bytes, more than one page`,
+      );
+    }
+    if (tracing()) {
+      const n = lower.split(':').length;
+      traceEvent(
+        'layer chain',
+        `overlay ${n} lower layer(s) under ${id}: ${data} (in ${this.home})`,
+        0,
+        'copy-on-write root: reads fall through to the image layers, writes land in upperdir',
       );
     }
     return { spec: { type: 'overlay', source: 'overlay', data, cwd: this.home }, target: `${d}/merged` };

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { ExecError, SystemError, TscError } from '../util/errors.js';
 import { packageRoot } from '../util/paths.js';
+import { emitHelperTrace, tracing, type HelperTrace } from '../util/trace.js';
 
 export type HelperMessage = { type: 'pid'; pid: number } | { type: 'started' } | { type: 'error'; code: number; message: string };
 
@@ -46,7 +47,8 @@ export interface SpawnOptions {
 export function spawnHelper({ args, attached, env, output }: SpawnOptions): HelperProcess {
   const piped = attached && output === 'pipe';
   const out = piped ? 'pipe' : attached ? 'inherit' : 'ignore';
-  const child = spawn(helperPath(), args, {
+  // --trace: the helper sends a {"type":"trace"} line for each step it takes (and none without it)
+  const child = spawn(helperPath(), tracing() ? [...args, '--trace'] : args, {
     env: env ?? process.env,
     stdio: [piped ? 'ignore' : attached ? 'inherit' : 'ignore', out, out, 'pipe', 'pipe'],
     // Always its own session: terminal signals reach only the CLI, which forwards them, so the
@@ -71,7 +73,12 @@ export function spawnHelper({ args, attached, env, output }: SpawnOptions): Help
       if (!line.trim()) continue;
       let msg: HelperMessage;
       try {
-        msg = JSON.parse(line) as HelperMessage;
+        const parsed = JSON.parse(line) as HelperMessage | HelperTrace;
+        if (parsed.type === 'trace') {
+          emitHelperTrace(parsed);
+          continue;
+        }
+        msg = parsed;
       } catch {
         msg = { type: 'error', code: 125, message: `the native helper said something unreadable: ${line}` };
       }

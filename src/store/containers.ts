@@ -1,6 +1,7 @@
 // Containers: one row each, the JSON config plus the columns that ps and reconciliation read.
 import type { DB } from './db.js';
 import { EXIT_MANAGEMENT, NotFoundError, UsageError } from '../util/errors.js';
+import { traceEvent, tracing } from '../util/trace.js';
 
 /**
  * The life of a row. Every change of hands is a compare-and-set inside BEGIN IMMEDIATE, so two
@@ -44,6 +45,8 @@ export function insertContainer(db: DB, row: NewContainer): void {
     `INSERT INTO containers (id, name, image_id, image_ref, config, driver, init_layer, rw_layer, state, created_at)
      VALUES (@id, @name, @image_id, @image_ref, @config, @driver, @init_layer, @rw_layer, 'created', @created_at)`,
   ).run(row);
+  if (tracing())
+    traceEvent('sqlite insert', `containers row ${row.id.slice(0, 12)} name=${row.name} state=created rw_layer=${row.rw_layer}`);
 }
 
 export function getContainer(db: DB, id: string): ContainerRow | undefined {
@@ -114,7 +117,10 @@ export function markRunning(
        finished_at = NULL
      WHERE id = @id AND state = 'starting'`,
       )
-      .run({ id, ...v }).changes === 1
+      .run({ id, ...v }).changes === 1 &&
+    (!tracing() ||
+      (traceEvent('sqlite update', `containers row ${id.slice(0, 12)} state=running pid=${v.pid} monitor_pid=${v.monitor_pid}`),
+      true))
   );
 }
 
@@ -128,6 +134,11 @@ export function markExited(
        exit_code = @exit_code, oom_killed = @oom_killed, finished_at = @finished_at, error = @error
      WHERE id = @id`,
   ).run({ id, exit_code: v.exit_code, oom_killed: v.oom_killed ? 1 : 0, finished_at: v.finished_at, error: v.error ?? null });
+  if (tracing())
+    traceEvent(
+      'sqlite update',
+      `containers row ${id.slice(0, 12)} state=exited exit_code=${v.exit_code}${v.oom_killed ? ' oom_killed' : ''}`,
+    );
 }
 
 export function setContainerState(db: DB, id: string, state: ContainerState): void {
@@ -140,6 +151,7 @@ export function renameContainer(db: DB, id: string, name: string): void {
 
 export function deleteContainer(db: DB, id: string): void {
   db.prepare('DELETE FROM containers WHERE id = ?').run(id);
+  if (tracing()) traceEvent('sqlite delete', `containers row ${id.slice(0, 12)}`);
 }
 
 export function countContainersByState(db: DB): Record<ContainerState, number> {
