@@ -26,7 +26,6 @@ export {
 } from './limits.js';
 export { memoryInUse, cpuPercent } from './stats.js';
 export { DEFAULT_PARENT } from './common.js';
-export { warmMigration } from './warm.js';
 export type { CgroupFs } from './fsops.js';
 export type { CgroupLimitFlags } from './limits.js';
 export type {

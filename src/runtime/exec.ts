@@ -19,7 +19,6 @@ import { forwardSignals } from './run.js';
 import { USER_ANNOTATION, type OciSpec } from './spec.js';
 import { seccompCacheDir, specSeccomp, type OciSeccomp } from './seccomp/index.js';
 import { containerCgroup } from './cgroup.js';
-import { detectCgroups, warmMigration } from '../cgroups/index.js';
 
 export interface ExecFlags {
   interactive?: boolean;
@@ -111,18 +110,14 @@ export async function execInContainer(ctx: Context, ref: string, command: string
   if (proc.seccomp) args.push('--seccomp-cache', seccompCacheDir(ctx.roots.state));
 
   let helper: HelperProcess;
-  // The helper moves itself into the cgroups before it forks: keep that move fast (warm.ts).
-  const cold = warmMigration(detectCgroups());
   try {
     helper = spawnHelper({ args, attached: !flags.detach });
     const first = await helper.next();
-    cold();
     if (first.type === 'error') throw helperError(first);
     const second = first.type === 'pid' ? await helper.next() : first;
     if (second.type === 'error') throw helperError(second);
     if (second.type !== 'started') throw new SystemError(`the native helper reported "${second.type}" instead of started`);
   } finally {
-    cold();
     rmSync(file, { force: true });
   }
   if (flags.detach) {
