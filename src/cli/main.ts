@@ -19,7 +19,7 @@ program
   .option('--root <dir>', 'state root (default /var/lib/tscontainer, or $TSCONTAINER_ROOT)')
   .option('-D, --debug', 'log debug messages to stderr as well')
   .addOption(new Option('--log-level <level>', 'log level').choices(LEVELS as string[]))
-  .option('-s, --storage-driver <name>', 'graph driver: overlay or vfs (default: overlay when the kernel has it)')
+  .option('-s, --storage-driver <name>', 'graph driver: overlay, btrfs or vfs (default: overlay when the kernel has it, then btrfs on a btrfs state root, then vfs)')
   .enablePositionalOptions()
   .showSuggestionAfterError(true)
   .exitOverride()

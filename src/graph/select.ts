@@ -31,7 +31,7 @@ export async function storageDriverName(ctx: GraphContext): Promise<string> {
     }
     return wanted;
   }
-  return inUse[0] ?? (await defaultDriverName());
+  return inUse[0] ?? defaultDriverName(ctx.layout.graph('').replace(/\/$/, ''));
 }
 
 /** The opened graph driver for this state root (cached per context). */
