@@ -49,7 +49,7 @@ export const GROUPS: readonly Group[] = [
 ];
 
 /** Global options of the program that take a value (see main.ts). */
-const VALUED = new Set(['--root', '--log-level', '-s', '--storage-driver']);
+const VALUED = new Set(['--root', '--log-level', '-s', '--storage-driver', '--storage-opt']);
 
 /** The command name the user typed: the first operand after the global options, or undefined
  *  when there is none or the line is not one this scan is sure of. */

@@ -6,16 +6,25 @@ import type { GraphDriver } from './driver.js';
 import { OverlayDriver, backingFsName } from './overlay.js';
 import { VfsDriver } from './vfs.js';
 import { BtrfsDriver, onBtrfs } from './btrfs.js';
+import { DevmapperDriver } from './devmapper/index.js';
+import type { DB } from '../store/db.js';
 
 export type { ApplyResult, DriverStatus, GraphDriver, MountSpec } from './driver.js';
 export { OverlayDriver } from './overlay.js';
 export { VfsDriver } from './vfs.js';
 export { BtrfsDriver } from './btrfs.js';
+export { DevmapperDriver } from './devmapper/index.js';
 
-export type DriverName = 'overlay' | 'btrfs' | 'vfs';
-export const DRIVER_NAMES: readonly DriverName[] = ['overlay', 'btrfs', 'vfs'];
+export type DriverName = 'overlay' | 'btrfs' | 'devicemapper' | 'vfs';
+export const DRIVER_NAMES: readonly DriverName[] = ['overlay', 'btrfs', 'devicemapper', 'vfs'];
 /** Drivers of the architecture that this build does not implement yet. */
-const PLANNED = ['aufs', 'devmapper', 'devicemapper'];
+const PLANNED = ['aufs'];
+
+/** What a driver may need besides its home: the state database and --storage-opt values. */
+export interface DriverOptions {
+  db?: () => DB;
+  storageOpts?: readonly string[];
+}
 
 /** File systems the running kernel has, from /proc/filesystems. */
 function kernelFilesystems(): Set<string> {
@@ -64,7 +73,10 @@ export function defaultDriverName(stateRoot?: string): DriverName {
 }
 
 /** Opens (creating its home if needed) the driver `name` rooted at `home`. */
-export function openDriver(name: string, home: string): GraphDriver {
+export function openDriver(name: string, home: string, opts: DriverOptions = {}): GraphDriver {
+  if (name !== 'devicemapper' && opts.storageOpts !== undefined && opts.storageOpts.length > 0) {
+    throw new UsageError(`graph driver "${name}" takes no storage options (given: ${opts.storageOpts.join(' ')})`);
+  }
   switch (name) {
     case 'overlay':
       if (!overlaySupported()) {
@@ -80,6 +92,11 @@ export function openDriver(name: string, home: string): GraphDriver {
         throw new UnsupportedError('graph driver "btrfs" needs btrfs, which this kernel does not list in /proc/filesystems');
       }
       return new BtrfsDriver(home);
+    case 'devicemapper': {
+      const db = opts.db;
+      if (db === undefined) throw new UsageError('graph driver "devicemapper" needs the state database');
+      return new DevmapperDriver(home, { db, storageOpts: opts.storageOpts ?? [] });
+    }
     default:
       if (PLANNED.includes(name)) {
         throw new UnsupportedError(`graph driver "${name}" is not implemented yet; use "overlay" or "vfs"`);
