@@ -17,7 +17,8 @@ fi
 # System packages: build tools and the helper's C libraries, the tools the runtime calls,
 # and busybox-static for the built-in image.
 PKGS=(build-essential pkg-config python3 libjson-c-dev libseccomp-dev
-      busybox-static iproute2 nftables e2fsprogs util-linux tar gzip ca-certificates)
+      busybox-static iproute2 nftables e2fsprogs util-linux tar gzip ca-certificates
+      btrfs-progs dmsetup xfsprogs)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -21,7 +21,7 @@ program
   .addOption(new Option('--log-level <level>', 'log level').choices(LEVELS as string[]))
   .option(
     '-s, --storage-driver <name>',
-    'graph driver: overlay, btrfs or vfs (default: overlay when the kernel has it, then btrfs on a btrfs state root, then vfs)',
+    'graph driver: overlay, btrfs, devicemapper or vfs (default: overlay when the kernel has it, then btrfs on a btrfs state root, then vfs)',
   )
   .option(
     '--storage-opt <key=value>',
