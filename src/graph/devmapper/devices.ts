@@ -38,7 +38,7 @@ export function createSnap(pool: string, deviceId: number, originId: number, ori
 
 /** Activates the thin device (idempotent; another CLI may have done it meanwhile). */
 export function activate(pool: string, name: string, deviceId: number, size: number): string {
-  if (deviceExists(name)) return devPath(name);
+  // one dmsetup call in the common case: "already exists" is fine (another CLI, or ours)
   const table = `0 ${Math.floor(size / SECTOR)} thin /dev/mapper/${pool} ${deviceId}`;
   const r = dmsetup(['create', name, '--table', table]);
   if (r.code !== 0 && !deviceExists(name)) {
@@ -51,8 +51,9 @@ export function activate(pool: string, name: string, deviceId: number, size: num
 
 /** 'removed', 'deferred' (still open: the kernel removes it on the last close), or 'absent'. */
 export function deactivate(name: string): 'removed' | 'deferred' | 'absent' {
+  const first = dmsetup(['remove', name]);
+  if (first.code === 0) return 'removed';
   if (!deviceExists(name)) return 'absent';
-  if (dmsetup(['remove', name]).code === 0) return 'removed';
   if (openCount(name) > 0) {
     dmsetupOk(['remove', '--deferred', name], `cannot schedule the removal of ${name}`);
     return 'deferred';

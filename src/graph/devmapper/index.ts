@@ -178,7 +178,7 @@ export class DevmapperDriver implements GraphDriver {
 
   status(): DriverStatus {
     this.ready();
-    const st = poolStatus(this.pool);
+    const st = poolStatus(this.pool, true);
     const loop = this.options.thinPoolDev === null;
     const files = loopFiles(this.home);
     const base = getDevice(this.db, this.pool, BASE);

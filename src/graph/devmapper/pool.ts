@@ -146,12 +146,12 @@ export interface PoolStatus {
   dataTotal: number;
   /** 'rw', 'ro' or 'out_of_data_space' */
   mode: string;
-  /** data block size in bytes (from the table) */
+  /** data block size in bytes (from the table with `withBlockSize`, else the default) */
   blockBytes: number;
 }
 
 /** dmsetup status of a thin pool: "0 LEN thin-pool TX MU/MT DU/DT HELD MODE ..." */
-export function poolStatus(pool: string): PoolStatus {
+export function poolStatus(pool: string, withBlockSize = false): PoolStatus {
   const out = dmsetupOk(['status', pool], `cannot read the status of thin pool ${pool}`).trim();
   const f = out.split(/\s+/);
   if (f[2] !== 'thin-pool' || f.length < 8) {
@@ -159,8 +159,12 @@ export function poolStatus(pool: string): PoolStatus {
   }
   const [mu, mt] = f[4]!.split('/').map(Number) as [number, number];
   const [du, dt] = f[5]!.split('/').map(Number) as [number, number];
-  const table = dmsetupOk(['table', pool], `cannot read the table of thin pool ${pool}`).trim().split(/\s+/);
-  const blockSectors = Number(table[5] ?? BLOCK_SECTORS);
+  // the block size is in the table, not the status: read it only when asked
+  let blockSectors = BLOCK_SECTORS;
+  if (withBlockSize) {
+    const table = dmsetupOk(['table', pool], `cannot read the table of thin pool ${pool}`).trim().split(/\s+/);
+    blockSectors = Number(table[5] ?? BLOCK_SECTORS);
+  }
   return {
     transactionId: Number(f[3]),
     metaUsed: mu,
