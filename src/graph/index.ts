@@ -7,6 +7,7 @@ import { OverlayDriver, backingFsName } from './overlay.js';
 import { VfsDriver } from './vfs.js';
 import { BtrfsDriver, onBtrfs } from './btrfs.js';
 import { DevmapperDriver } from './devmapper/index.js';
+import { deviceMapperMissing } from './devmapper/pool.js';
 import type { DB } from '../store/db.js';
 
 export type { ApplyResult, DriverStatus, GraphDriver, MountSpec } from './driver.js';
@@ -103,4 +104,32 @@ export function openDriver(name: string, home: string, opts: DriverOptions = {})
       }
       throw new UsageError(`unknown graph driver "${name}" (known: ${DRIVER_NAMES.join(', ')})`);
   }
+}
+
+/** Per driver, "usable" or the one reason it is not, for `info` (no tool is run). */
+export function driverAvailability(stateRoot: string): Record<string, string> {
+  let fs = '?';
+  try {
+    fs = backingFsName(stateRoot);
+  } catch {
+    /* not made yet */
+  }
+  const out: Record<string, string> = {};
+  out['overlay'] = !overlaySupported()
+    ? 'unusable: the kernel has no overlayfs'
+    : fs === 'overlayfs'
+      ? 'unusable: the state root is on overlayfs'
+      : 'usable';
+  out['btrfs'] = !btrfsSupported()
+    ? 'unusable: the kernel has no btrfs'
+    : onBtrfs(stateRoot)
+      ? 'usable'
+      : `unusable: the state root is on ${fs}, not btrfs`;
+  const dm = deviceMapperMissing();
+  out['devicemapper'] = dm === null ? 'usable' : 'unusable: the kernel has no device-mapper';
+  out['aufs'] = kernelFilesystems().has('aufs')
+    ? 'unusable: not implemented in this build'
+    : 'unusable: the kernel has no aufs (and this build does not implement it)';
+  out['vfs'] = 'usable';
+  return out;
 }

@@ -199,6 +199,7 @@ describe.skipIf(reason !== 'on a loop-mounted btrfs image')(`btrfs graph driver 
       expect(info['Storage Driver']).toBe('btrfs');
       const st = info['Storage Status'] as Record<string, string>;
       expect(st['Backing Filesystem']).toBe('btrfs');
+      expect((info['Storage Drivers'] as Record<string, string>)['btrfs']).toBe('usable');
       expect(Number(st['Subvolumes'])).toBe(readdirSync(layersDir()).length);
       // without --storage-driver the driver already in use wins; another one is one clear error
       expect((await t!.run(['info'])).stdout).toMatch(/^Storage Driver: btrfs$/m);

@@ -44,6 +44,10 @@ describe.skipIf(!isRoot || !missing)('devicemapper graph driver on a kernel with
       const info = await t.run(['--storage-driver', 'devicemapper', 'info']);
       expect(info.exitCode).toBe(125);
       expect(existsSync(join(t.root, 'devicemapper', 'devicemapper'))).toBe(false);
+      // info with the default driver says why devicemapper is unusable here, in one line
+      const plain = await t.run(['info']);
+      expect(plain.exitCode).toBe(0);
+      expect(plain.stdout).toMatch(/^  devicemapper: unusable: the kernel has no device-mapper$/m);
     } finally {
       expect(await t.cleanup()).toEqual([]);
     }
@@ -143,6 +147,7 @@ describe.skipIf(!isRoot || missing !== null)(`devicemapper graph driver (${reaso
 
   it('a container writes 200 MB; its diff is a layer tar; removal discards the blocks', async () => {
     const d = r.driver();
+    d.status(); // the pool exists once a driver is ready (this test may run first)
     const usedBefore = poolStatus(d.pool).dataUsed;
     await ok(
       [
