@@ -19,7 +19,7 @@ fi
 # registry, htpasswd, openssl for a test CA, zstd, skopeo; podman is optional, tests skip it).
 PKGS=(build-essential pkg-config python3 libjson-c-dev libseccomp-dev
       busybox-static iproute2 nftables e2fsprogs util-linux tar gzip ca-certificates
-      docker-registry apache2-utils openssl zstd skopeo)
+      docker-registry apache2-utils openssl zstd skopeo btrfs-progs dmsetup xfsprogs)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -59,7 +59,7 @@ export const GROUPS: readonly Group[] = [
 ];
 
 /** Global options of the program that take a value (see main.ts). */
-const VALUED = new Set(['--root', '--log-level', '-s', '--storage-driver']);
+const VALUED = new Set(['--root', '--log-level', '-s', '--storage-driver', '--storage-opt']);
 
 /** Where the command name is in `args`: the first operand after the global options, or -1 when
  *  there is none or the line is not one this scan is sure of. */

@@ -20,7 +20,15 @@ program
   .option('--root <dir>', 'state root (default /var/lib/tscontainer, or $TSCONTAINER_ROOT)')
   .option('-D, --debug', 'log debug messages to stderr as well')
   .addOption(new Option('--log-level <level>', 'log level').choices(LEVELS as string[]))
-  .option('-s, --storage-driver <name>', 'graph driver: overlay or vfs (default: overlay when the kernel has it)')
+  .option(
+    '-s, --storage-driver <name>',
+    'graph driver: overlay, btrfs, devicemapper or vfs (default: overlay when the kernel has it, then btrfs on a btrfs state root, then vfs)',
+  )
+  .option(
+    '--storage-opt <key=value>',
+    'storage driver option, repeatable (devicemapper: dm.loopdatasize, dm.loopmetadatasize, dm.basesize, dm.fs, dm.thinpooldev, dm.blkdiscard, dm.min_free_space, dm.mkfsarg, dm.mountopt)',
+    (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
+  )
   .enablePositionalOptions()
   .showSuggestionAfterError(true)
   .exitOverride()
@@ -43,6 +51,12 @@ export function context(): Context {
     roots,
     layout,
     storageDriver: g.storageDriver ?? process.env['TSCONTAINER_STORAGE_DRIVER'],
+    storageOpts:
+      g.storageOpt ??
+      (process.env['TSCONTAINER_STORAGE_OPTS'] ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
     db: () => {
       dbHandle ??= openDb(layout.db);
       return dbHandle;

@@ -13,6 +13,8 @@ export interface GraphContext {
   readonly layout: Layout;
   /** --storage-driver / TSCONTAINER_STORAGE_DRIVER, if given. */
   readonly storageDriver: string | undefined;
+  /** --storage-opt key=value (devicemapper's dm.*), if any. */
+  readonly storageOpts?: readonly string[];
   db(): DB;
 }
 
@@ -31,7 +33,7 @@ export async function storageDriverName(ctx: GraphContext): Promise<string> {
     }
     return wanted;
   }
-  return inUse[0] ?? (await defaultDriverName());
+  return inUse[0] ?? defaultDriverName(ctx.layout.graph('').replace(/\/$/, ''));
 }
 
 /** The opened graph driver for this state root (cached per context). */
@@ -48,7 +50,10 @@ export function driverByName(ctx: GraphContext, name: string): GraphDriver {
   }
   const cached = byName.get(name);
   if (cached) return cached;
-  const d: GraphDriver = openDriver(name, ctx.layout.graph(name));
+  const d: GraphDriver = openDriver(name, ctx.layout.graph(name), {
+    db: () => ctx.db(),
+    storageOpts: name === 'devicemapper' ? (ctx.storageOpts ?? []) : [],
+  });
   byName.set(name, d);
   return d;
 }

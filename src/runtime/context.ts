@@ -8,6 +8,7 @@ export interface GlobalOptions {
   debug?: boolean;
   logLevel?: string;
   storageDriver?: string;
+  storageOpt?: string[];
 }
 
 export interface Context {
@@ -15,6 +16,8 @@ export interface Context {
   readonly layout: Layout;
   /** The storage driver chosen by --storage-driver / TSCONTAINER_STORAGE_DRIVER, if any. */
   readonly storageDriver: string | undefined;
+  /** --storage-opt key=value (repeatable) / TSCONTAINER_STORAGE_OPTS (comma-separated). */
+  readonly storageOpts: readonly string[];
   db(): DB;
   /** Tells the user something is not as asked but the command goes on ("WARNING: ..." on stderr). */
   warn(message: string): void;

@@ -5,6 +5,7 @@ import { release, arch } from 'node:os';
 import type { Context } from './context.js';
 import { detectCgroups } from '../cgroups/index.js';
 import { imageDriver } from '../graph/select.js';
+import { driverAvailability } from '../graph/index.js';
 import { packageRoot } from '../util/paths.js';
 import { helperPath } from './helper.js';
 import { countContainersByState } from '../store/containers.js';
@@ -42,6 +43,7 @@ export async function systemInfo(ctx: Context): Promise<Record<string, unknown>>
     Images: countImages(db),
     'Storage Driver': driver.name,
     'Storage Status': driver.status(),
+    'Storage Drivers': driverAvailability(ctx.roots.state),
     'Cgroup Version': String(cg.version),
     'User Namespaces': usernsSupport(),
     'User Namespace Ranges In Use': countUsernsRanges(db),

@@ -30,8 +30,9 @@ export interface TestRoot {
   cleanup(): Promise<string[]>;
 }
 
-export function makeRoot(label: string): TestRoot {
-  const root = mkdtempSync(join(tmpdir(), `tsc-it-${label}-`));
+/** `parent`: where to make the root (default the temp dir), e.g. on a file system of the test's own. */
+export function makeRoot(label: string, parent: string = tmpdir()): TestRoot {
+  const root = mkdtempSync(join(parent, `tsc-it-${label}-`));
   const suffix = root
     .slice(-6)
     .toLowerCase()
