@@ -75,6 +75,11 @@ struct seccomp_program {
     bool ready;
     unsigned short len;
     void *filter;               /* struct sock_filter[len] */
+    /* for --trace only: what the filter is, and how we got it */
+    uint32_t default_action;
+    size_t n_rules, n_names;    /* the profile's rules and the syscall names they list */
+    bool from_cache;            /* read from --seccomp-cache, not compiled */
+    long long compile_us;
 };
 
 struct process_spec {
@@ -168,6 +173,9 @@ void report_close(void);
 /* --trace: one {"type":"trace"} line on fd 3 per step taken; nothing without the flag */
 extern bool trace_on;
 void trace(const char *step, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* the same, for a step that measured its own duration (dur_us) */
+void trace_took(long long dur_us, const char *step, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+long long trace_now_us(void);
 const char *trace_ns_flags(int flags);
 
 struct strbuf {

@@ -134,24 +134,28 @@ bool trace_on = false;
 /*
  * One {"type":"trace"} line on fd 3 for a step just taken, with --trace only (one branch when
  * off). dur_us is the time since this process's previous trace line: roughly what the step
- * took. The child writes on the same pipe until execve closes it (lines are atomic, < PIPE_BUF).
+ * took (trace_took: a step that timed itself). The child writes on the same pipe until execve
+ * closes it (lines are atomic, < PIPE_BUF).
  */
-void trace(const char *step, const char *fmt, ...)
+long long trace_now_us(void)
 {
-    if (!trace_on || report_fd < 0)
-        return;
-    static long long last_us;
-    char detail[1536];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(detail, sizeof detail, fmt, ap);
-    va_end(ap);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    long long now = (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+    return (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+/* dur_us < 0: the time since this process's previous trace line */
+static void vtrace(long long dur_us, const char *step, const char *fmt, va_list ap)
+{
+    static long long last_us;
+    char detail[1536];
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    long long now = trace_now_us();
+    if (dur_us < 0)
+        dur_us = last_us ? now - last_us : 0;
     char head[160];
     snprintf(head, sizeof head, "{\"type\":\"trace\",\"pid\":%d,\"us\":%lld,\"dur_us\":%lld,\"step\":",
-             (int)getpid(), now, last_us ? now - last_us : 0);
+             (int)getpid(), now, dur_us);
     last_us = now;
     struct strbuf sb = {0};
     sb_addstr(&sb, head);
@@ -160,6 +164,26 @@ void trace(const char *step, const char *fmt, ...)
     sb_add_json_string(&sb, detail, strlen(detail));
     sb_addstr(&sb, "}");
     report_line(&sb);
+}
+
+void trace(const char *step, const char *fmt, ...)
+{
+    if (!trace_on || report_fd < 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vtrace(-1, step, fmt, ap);
+    va_end(ap);
+}
+
+void trace_took(long long dur_us, const char *step, const char *fmt, ...)
+{
+    if (!trace_on || report_fd < 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vtrace(dur_us, step, fmt, ap);
+    va_end(ap);
 }
 
 /* "CLONE_NEWNS|CLONE_NEWPID|..." for a trace line (a static buffer). */

@@ -77,6 +77,22 @@ int seccomp_op_from_name(const char *name, int *out)
     return -1;
 }
 
+/* SCMP_ACT_* -> its name, for --trace ("SCMP_ACT_ERRNO(1)": the errno it returns). */
+static const char *action_name(uint32_t a)
+{
+    static char buf[32];
+    uint32_t kind = a & 0xffff0000U, data = a & 0xffffU; /* SECCOMP_RET_ACTION_FULL, RET_DATA */
+    if (a == SCMP_ACT_ALLOW) return "SCMP_ACT_ALLOW";
+    if (a == SCMP_ACT_KILL) return "SCMP_ACT_KILL";
+    if (a == SCMP_ACT_KILL_PROCESS) return "SCMP_ACT_KILL_PROCESS";
+    if (a == SCMP_ACT_TRAP) return "SCMP_ACT_TRAP";
+    if (a == SCMP_ACT_LOG) return "SCMP_ACT_LOG";
+    if (kind == SCMP_ACT_ERRNO(0)) snprintf(buf, sizeof buf, "SCMP_ACT_ERRNO(%u)", data);
+    else if (kind == SCMP_ACT_TRACE(0)) snprintf(buf, sizeof buf, "SCMP_ACT_TRACE(%u)", data);
+    else snprintf(buf, sizeof buf, "%#x", a);
+    return buf;
+}
+
 /* "SCMP_ARCH_X86_64" -> libseccomp's token for it (x86_64); 0 if unknown. */
 static uint32_t arch_token(const char *name)
 {
@@ -212,11 +228,32 @@ static int add_rule(scmp_filter_ctx ctx, const struct seccomp_rule_spec *r, int 
  * Turn the rules into BPF. libseccomp can only write its program to a file descriptor, so
  * it goes through a memfd and is read back into memory (no file on disk, no extra process).
  */
+static int compile(const struct seccomp_spec *s, struct seccomp_program *out);
+
+/* Compile (or read from the cache), and say which with --trace, with how long it took. */
 int seccomp_compile(const struct seccomp_spec *s, struct seccomp_program *out)
 {
     memset(out, 0, sizeof *out);
     if (!s->present)
-        return 0;
+        return 0; /* seccomp=unconfined: no filter, nothing to say */
+    long long t0 = trace_on ? trace_now_us() : 0;
+    if (compile(s, out) < 0)
+        return -1;
+    out->default_action = s->default_action;
+    out->n_rules = s->n_rules;
+    for (size_t i = 0; i < s->n_rules; i++)
+        out->n_names += s->rules[i].n_names;
+    if (trace_on) {
+        out->compile_us = trace_now_us() - t0;
+        trace_took(out->compile_us, "seccomp compile", "default %s, %zu rules (%zu syscall names), %s: %u BPF instructions",
+                   action_name(out->default_action), out->n_rules, out->n_names,
+                   out->from_cache ? "read from the cache" : "compiled by libseccomp", (unsigned)out->len);
+    }
+    return 0;
+}
+
+static int compile(const struct seccomp_spec *s, struct seccomp_program *out)
+{
     /* The cache key: the rules and the libseccomp that compiles them (a newer one may know
        more syscall names, and so make another program of the same rules). */
     char path[PATH_MAX] = "";
@@ -229,6 +266,7 @@ int seccomp_compile(const struct seccomp_spec *s, struct seccomp_program *out)
     if (key) {
         cache_path(path, sizeof path, key);
         if (cache_read(path, key, out)) {
+            out->from_cache = true;
             free(key);
             return 0;
         }
@@ -308,9 +346,20 @@ int seccomp_install(const struct seccomp_program *p)
     if (!p->ready)
         return 0;
     struct sock_fprog prog = {.len = p->len, .filter = p->filter};
+    long long t0 = trace_on ? trace_now_us() : 0;
     /* seccomp(SECCOMP_SET_MODE_FILTER): from here on the kernel runs the program on each of
        our system calls, and on every descendant's; it can never be removed. */
     if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
         return fail(EXIT_OWN_FAILURE, "install the seccomp filter: %m");
+    if (trace_on) {
+        long long took = trace_now_us() - t0;
+        /* prctl(PR_GET_NO_NEW_PRIVS): the kernel's own answer, not what the config asked for */
+        int nnp = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
+        trace_took(took, "seccomp",
+                   "seccomp(SECCOMP_SET_MODE_FILTER, 0, {%u instructions}): default %s, %zu rules, %s in %.1f ms, "
+                   "no_new_privs %d",
+                   (unsigned)p->len, action_name(p->default_action), p->n_rules,
+                   p->from_cache ? "read from the cache" : "compiled", (double)p->compile_us / 1000.0, nnp);
+    }
     return 0;
 }

@@ -112,6 +112,8 @@ const WHY: Readonly<Record<string, string>> = {
   'drop bounding': 'what execve can ever grant back',
   capset: 'the capabilities the process keeps',
   no_new_privs: 'setuid binaries cannot gain privileges',
+  'seccomp compile': "the profile's rules become a BPF program, kept in the cache for the next container",
+  seccomp: 'the kernel now runs this filter on every system call; it can never be removed',
   setrlimit: 'resource limits carried across execve',
   'switch user': 'the user and groups the program runs as',
   execve: "the container's program replaces the helper's code",

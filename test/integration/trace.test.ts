@@ -65,6 +65,61 @@ describe.skipIf(skip !== undefined)('--trace', () => {
     expect(off.stderr).toBe('');
   });
 
+  it('shows the seccomp steps for the default profile, and none with seccomp=unconfined', async () => {
+    const on = await t.run(['run', '--trace=json', '--rm', '--network', 'none', 'busybox', 'true']);
+    expect(on.exitCode, on.stderr).toBe(0);
+    const ev = events(on.stderr);
+    const profile = ev.find((e) => e.step === 'seccomp profile' && e.by === 'tscontainer');
+    expect(profile?.detail).toMatch(/^default profile: default SCMP_ACT_ERRNO, \d+ of \d+ rules apply/);
+    const compile = ev.findIndex((e) => e.step === 'seccomp compile' && e.by.startsWith('helper'));
+    expect(ev[compile]?.detail).toMatch(/\d+ rules .*(compiled by libseccomp|read from the cache): \d+ BPF instructions/);
+    const install = ev.findIndex((e) => e.step === 'seccomp' && e.by.startsWith('helper'));
+    expect(ev[install]?.detail).toMatch(
+      /^seccomp\(SECCOMP_SET_MODE_FILTER, 0, \{\d+ instructions\}\): default SCMP_ACT_ERRNO\(1\), \d+ rules, (compiled|read from the cache) in [\d.]+ ms, no_new_privs 0$/,
+    );
+    expect(install).toBeGreaterThan(compile);
+    expect(ev.findIndex((e) => e.step === 'execve')).toBeGreaterThan(install);
+    // the second container with the same rules reads the filter from the cache
+    const again = events((await t.run(['run', '--trace=json', '--rm', '--network', 'none', 'busybox', 'true'])).stderr);
+    expect(again.find((e) => e.step === 'seccomp compile')?.detail).toContain('read from the cache');
+    // with no_new_privs the filter goes on after it, and the kernel says so
+    const nnp = events(
+      (
+        await t.run([
+          'run',
+          '--trace=json',
+          '--rm',
+          '--network',
+          'none',
+          '--security-opt',
+          'no-new-privileges',
+          'busybox',
+          'true',
+        ])
+      ).stderr,
+    );
+    const nnpSteps = nnp.map((e) => e.step);
+    expect(nnpSteps.indexOf('seccomp')).toBeGreaterThan(nnpSteps.indexOf('no_new_privs'));
+    expect(nnp.find((e) => e.step === 'seccomp')?.detail).toMatch(/no_new_privs 1$/);
+
+    const off = await t.run([
+      'run',
+      '--trace=json',
+      '--rm',
+      '--network',
+      'none',
+      '--security-opt',
+      'seccomp=unconfined',
+      'busybox',
+      'true',
+    ]);
+    expect(off.exitCode, off.stderr).toBe(0);
+    const offEv = events(off.stderr);
+    expect(offEv.filter((e) => e.step === 'seccomp' || e.step === 'seccomp compile')).toEqual([]);
+    expect(offEv.find((e) => e.step === 'seccomp profile')?.detail).toBe('unconfined: no filter');
+    expect(offEv.some((e) => e.step === 'execve')).toBe(true);
+  });
+
   it('leaves --trace in the container command alone', async () => {
     const r = await t.run(['run', '--rm', '--network', 'none', 'busybox', 'echo', '--trace']);
     expect(r.stdout).toBe('--trace');

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultProfile } from './default.js';
 import { toOciSeccomp, type OciSeccomp, type SeccompProfile } from './profile.js';
+import { traceEvent, tracing } from '../../util/trace.js';
 
 export { parseProfile, toOciSeccomp, type OciSeccomp, type SeccompProfile } from './profile.js';
 export { defaultProfile } from './default.js';
@@ -19,8 +20,25 @@ export type SeccompChoice =
  *  before seccomp existed (no choice stored) gets the default, as docker's would. */
 export function specSeccomp(choice: SeccompChoice | undefined, capabilities: readonly string[]): OciSeccomp | undefined {
   const c = choice ?? { mode: 'default' };
-  if (c.mode === 'unconfined') return undefined;
-  return toOciSeccomp(c.mode === 'default' ? defaultProfile() : c.profile, capabilities);
+  if (c.mode === 'unconfined') {
+    if (tracing()) traceEvent('seccomp profile', 'unconfined: no filter', 0, 'every system call reaches the kernel');
+    return undefined;
+  }
+  const t0 = performance.now();
+  const profile = c.mode === 'default' ? defaultProfile() : c.profile;
+  const oci = toOciSeccomp(profile, capabilities);
+  if (tracing()) {
+    const names = oci.syscalls.reduce((n, r) => n + r.names.length, 0);
+    traceEvent(
+      'seccomp profile',
+      `${c.mode === 'default' ? 'default' : c.source} profile: default ${oci.defaultAction}, ` +
+        `${oci.syscalls.length} of ${profile.syscalls.length} rules apply (${names} syscall names), ` +
+        `architectures ${oci.architectures.join(',') || 'native'}`,
+      performance.now() - t0,
+      "only the rules for this container's capabilities and architecture go to the helper",
+    );
+  }
+  return oci;
 }
 
 /** Where the helper keeps compiled filters (`--seccomp-cache`): root's alone, as the state. */
