@@ -31,7 +31,9 @@ export function progressMode(flag: string | undefined, quiet: boolean, isTTY: bo
 }
 
 export function makeProgress(err: NodeJS.WritableStream & { columns?: number }, mode: ProgressMode): Progress {
-  return mode === 'tty' ? new TtyProgress(err, () => err.columns ?? 80) : plainProgress(err, mode === 'quiet');
+  return mode === 'tty'
+    ? new TtyProgress(err, () => (err.columns !== undefined && err.columns > 0 ? err.columns : 80))
+    : plainProgress(err, mode === 'quiet');
 }
 
 function plainProgress(err: NodeJS.WritableStream, quiet: boolean): Progress {
@@ -106,7 +108,7 @@ export function seconds(ms: number): string {
 }
 
 function fit(s: string, cols: number): string {
-  const w = Math.max(10, cols - 1);
+  const w = Math.max(20, cols - 1);
   return s.length > w ? s.slice(0, w - 3) + '...' : s;
 }
 
@@ -176,6 +178,7 @@ class TtyProgress implements Progress {
 
   private draw(printed: string[]): void {
     const now = Date.now();
+    if (printed.length === 0 && this.running.length === 0 && this.liveLines === 0) return;
     const live = renderLive(
       this.running.map((s) => (printable(s.partial).trim() !== '' ? { ...s, tail: [...s.tail, printable(s.partial)] } : s)),
       now,

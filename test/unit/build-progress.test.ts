@@ -113,6 +113,14 @@ describe('the writers', () => {
     expect(s).toContain('[2/2] ERROR: process "/bin/sh -c build" did not complete successfully: exit code: 3');
   });
 
+  it('tty: a terminal that reports no width (0 columns) is taken as 80 wide', () => {
+    const err = sink(0);
+    const p = makeProgress(err, 'tty');
+    p.step('[1/1]', 'RUN echo a fairly long command line');
+    p.done('[1/1]', 100);
+    expect(plain(err.text())).toContain('[1/1] RUN echo a fairly long command line DONE 0.1s');
+  });
+
   it('plain: lines as BuildKit prints them, no cursor movement', async () => {
     const err = sink();
     const p = makeProgress(err, 'plain');
