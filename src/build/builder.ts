@@ -28,11 +28,13 @@ import {
   type ImageConfig,
 } from '../image/config.js';
 import { registerLayer } from '../image/layers.js';
-import { resolveImage } from '../image/resolve.js';
+import { resolveImage, type ResolvedImage } from '../image/resolve.js';
+import { idPrefixOf } from '../image/reference.js';
+import { pullImage } from '../image/registry/pull.js';
 import { commitImage, parseTagTarget } from '../image/store.js';
 import { storageDriverName, driverByName } from '../graph/select.js';
 import { withReadOnlyView } from '../graph/view.js';
-import { TscError, UnsupportedError, UsageError } from '../util/errors.js';
+import { NotFoundError, TscError, UnsupportedError, UsageError } from '../util/errors.js';
 import { copyLayerTar, type VirtualFile } from './copy-layer.js';
 import { IgnoreMatcher } from './ignore.js';
 import type { CopyInstruction, Dockerfile, Instruction, Stage } from './instructions.js';
@@ -58,6 +60,8 @@ export interface BuildOptions {
   noCache: boolean;
   network: 'bridge' | 'none' | 'host';
   progress: Progress;
+  /** --pull: pull every FROM image before using it (a missing one is pulled anyway). */
+  pull: boolean;
   signal: AbortSignal;
 }
 
@@ -297,6 +301,34 @@ export class Builder {
     return out;
   }
 
+  /** Pulls of this build, one per reference even when stages ask at the same time. */
+  private pulls = new Map<string, Promise<void>>();
+
+  /** An image FROM or COPY --from names: pulled when missing (as docker's classic builder), or
+   *  always with --pull; an image id is never pulled. */
+  private async image(ref: string, always: boolean): Promise<ResolvedImage> {
+    const byId = idPrefixOf(ref) !== undefined;
+    if (!always || byId) {
+      try {
+        return await resolveImage(this.ctx, ref);
+      } catch (err) {
+        if (!(err instanceof NotFoundError) || byId) throw err;
+      }
+    }
+    let pull = this.pulls.get(ref);
+    if (pull === undefined) {
+      const p = this.opts.progress;
+      pull = (async () => {
+        p.note(`pulling ${ref}`);
+        const r = await pullImage(this.ctx, ref);
+        p.note(`${r.upToDate ? 'Image is up to date' : 'Downloaded newer image'} for ${r.name} (${r.digest.split('@')[1]})`);
+      })();
+      this.pulls.set(ref, pull);
+    }
+    await pull;
+    return resolveImage(this.ctx, ref);
+  }
+
   private async baseState(s: Stage): Promise<{ state: State; onbuild: string[] }> {
     const from = s.from;
     if (from.platform !== undefined) {
@@ -330,7 +362,7 @@ export class Builder {
       delete config.config!.OnBuild;
       return { state: { config, id: imageIdOf(serializeConfig(config)), top: st.top }, onbuild };
     }
-    const img = await resolveImage(this.ctx, image);
+    const img = await this.image(image, this.opts.pull);
     const config = structuredClone(img.config);
     const onbuild = config.config?.OnBuild ?? [];
     // the triggers run in this build; the new image does not inherit them
@@ -614,7 +646,7 @@ export class Builder {
       const st = this.stageRef(from, run.stage.index);
       if (st) fromState = await this.ensure(st);
       else {
-        const img = await resolveImage(this.ctx, from);
+        const img = await this.image(from, false);
         fromState = { config: img.config, id: img.id, top: img.topLayer ?? null };
       }
       if (!fromState) this.fail(ins, `COPY --from=${from}: that stage has not been built`);

@@ -7,7 +7,7 @@ import type { Context } from '../runtime/context.js';
 import { NotFoundError, TscError, toTscError, UsageError } from '../util/errors.js';
 import { parseTagTarget } from '../image/store.js';
 import { Builder } from './builder.js';
-import { makeProgress } from './progress.js';
+import { makeProgress, progressMode } from './progress.js';
 
 export interface BuildCommandOptions {
   /** PATH, or "-" for a Dockerfile on stdin and no context. */
@@ -45,12 +45,11 @@ export function parseBuildArgs(values: readonly string[], env: NodeJS.ProcessEnv
 }
 
 export async function buildCommand(ctx: Context, o: BuildCommandOptions): Promise<string> {
-  if (o.pull) throw new UsageError('--pull is not supported yet: tscontainer does not pull from registries');
   const network = o.network ?? 'default';
   if (!['default', 'bridge', 'none', 'host'].includes(network))
     throw new UsageError(`invalid --network "${network}": use default, none or host`);
   if (o.progress !== undefined && !['auto', 'plain', 'tty', 'quiet'].includes(o.progress)) {
-    throw new UsageError(`invalid --progress "${o.progress}": use auto, plain or quiet`);
+    throw new UsageError(`invalid --progress "${o.progress}": use auto, plain, tty or quiet`);
   }
   const buildArgs = parseBuildArgs(o.buildArgs);
   for (const t of o.tags) parseTagTarget(t); // a bad -t is a flag error (125), as docker's
@@ -95,8 +94,7 @@ async function runBuild(ctx: Context, o: BuildCommandOptions, network: string, b
       }
     }
   }
-  const quiet = o.quiet || o.progress === 'quiet';
-  const progress = makeProgress(process.stderr, quiet);
+  const progress = makeProgress(process.stderr, progressMode(o.progress, o.quiet, process.stderr.isTTY === true));
   const abort = new AbortController();
   const onSignal = () => abort.abort();
   process.on('SIGINT', onSignal);
@@ -112,12 +110,14 @@ async function runBuild(ctx: Context, o: BuildCommandOptions, network: string, b
       noCache: o.noCache,
       network: network === 'default' ? 'bridge' : (network as 'bridge' | 'none' | 'host'),
       progress,
+      pull: o.pull,
       signal: abort.signal,
     });
     const id = await builder.run();
     if (o.iidfile !== undefined) writeFileSync(o.iidfile, id);
     return id;
   } finally {
+    progress.end();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }

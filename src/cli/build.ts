@@ -34,9 +34,14 @@ function addBuild(parent: Command, name: string, ctx: GetContext): void {
     .option('-q, --quiet', 'print only the image id (a failing step still shows its output)')
     .option('--iidfile <file>', 'write the image id to FILE')
     .option('--no-cache', 'do not use the build cache')
-    .option('--pull', 'always pull the base images (not supported: nothing is pulled)')
+    .option('--pull', 'pull the FROM images before building even when present (a missing one is always pulled)')
     .addOption(new Option('--network <mode>', 'network for RUN steps').choices(['default', 'none', 'host']))
-    .addOption(new Option('--progress <type>', 'progress output (always plain lines)').choices(['auto', 'plain', 'tty', 'quiet']))
+    .addOption(
+      new Option(
+        '--progress <type>',
+        'progress output: auto (tty on a terminal, else plain), plain (one line per event), tty (steps redrawn in place with timers and output), quiet (as -q)',
+      ).choices(['auto', 'plain', 'tty', 'quiet']),
+    )
     .action(async (path: string, opts: BuildFlags) => {
       const { buildCommand } = await import('../build/service.js');
       const id = await buildCommand(ctx(), {
