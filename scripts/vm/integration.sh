@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# integration.sh - the integration suite (every file in test/integration, or the vitest arguments
+# given) in a VM booted by run.sh: Debian's stock kernel, cgroup v2 alone by default, networking
+# included (the guest has no NIC; the tests make their own bridges, veths and nftables tables).
+#
+#   sudo scripts/vm/integration.sh [--cgroup v2|hybrid] [--kernel debian|PATH] [vitest args...]
+#   npm run test:vm                    # the same, after `npm run build`, on cgroup v2
+#
+# Exit status: vitest's (0 all passed), or run.sh's 124/125/126 (timeout, VM or harness failure,
+# bad usage), each with one line on stderr saying which.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+REPO=$(cd "$HERE/../.." && pwd -P)
+CGROUP=v2
+KERNEL=debian
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --cgroup) CGROUP=${2:?}; shift 2 ;;
+    --kernel) KERNEL=${2:?}; shift 2 ;;
+    *) break ;;
+  esac
+done
+# What the suite needs from the kernel: overlay mounts, veth pairs on bridges, nftables NAT,
+# masquerade and fib for published ports. Everything else autoloads through the guest's modprobe.
+MODULES=overlay,veth,bridge,nf_tables,nf_nat,nf_conntrack,nft_chain_nat,nft_nat,nft_masq,nft_ct,nft_fib_ipv4,nft_fib_inet,nft_compat
+[ -x "$REPO/node_modules/.bin/vitest" ] || { echo "integration.sh: node_modules is missing (npm ci)" >&2; exit 126; }
+[ -f "$REPO/dist/tscontainer.cjs" ] || { echo "integration.sh: no dist/ (npm run build first)" >&2; exit 126; }
+EXPECT=2
+[ "$CGROUP" = hybrid ] && EXPECT=1
+exec "$HERE/run.sh" --kernel "$KERNEL" --cgroup "$CGROUP" --modules "$MODULES" --share "$REPO" \
+  -e CI=1 -e TSC_EXPECT_CGROUP_VERSION=$EXPECT \
+  -- "$HERE/guest-vitest.sh" "$@"
