@@ -25,8 +25,11 @@ done
 MODULES=overlay,veth,bridge,nf_tables,nf_nat,nf_conntrack,nft_chain_nat,nft_nat,nft_masq,nft_ct,nft_fib_ipv4,nft_fib_inet,nft_compat
 [ -x "$REPO/node_modules/.bin/vitest" ] || { echo "integration.sh: node_modules is missing (npm ci)" >&2; exit 126; }
 [ -f "$REPO/dist/tscontainer.cjs" ] || { echo "integration.sh: no dist/ (npm run build first)" >&2; exit 126; }
+# TCG runs node several times slower than the host: the tests stretch their upper time bounds and
+# waits by this factor (test/integration/support/cli.ts, TIME_SCALE).
+SCALE=${TSC_TEST_TIME_SCALE:-4}
 EXPECT=2
 [ "$CGROUP" = hybrid ] && EXPECT=1
 exec "$HERE/run.sh" --kernel "$KERNEL" --cgroup "$CGROUP" --modules "$MODULES" --share "$REPO" \
-  -e CI=1 -e TSC_EXPECT_CGROUP_VERSION=$EXPECT \
+  -e CI=1 -e NO_COLOR=1 -e TSC_EXPECT_CGROUP_VERSION=$EXPECT -e TSC_TEST_TIME_SCALE=$SCALE \
   -- "$HERE/guest-vitest.sh" "$@"

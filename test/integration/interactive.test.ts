@@ -3,9 +3,9 @@
 // container, the monitor's exit command (run -d --rm, detached exits), loopback without ip.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readlinkSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readlinkSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, makeRoot, type TestRoot } from './support/cli.js';
+import { CLI, containerCgroupDir, freezeDirect, makeRoot, type TestRoot } from './support/cli.js';
 import { PtySession } from './support/pty.js';
 
 let t: TestRoot;
@@ -166,11 +166,11 @@ describe('exec', () => {
     const hostCg = (p: number) =>
       readFileSync(`/proc/${p}/cgroup`, 'utf8')
         .split('\n')
-        .filter((l) => /memory|pids/.test(l))
+        .filter((l) => /memory|pids|^0::/.test(l))
         .sort();
     let sleeper = 0;
     await eventually(() => {
-      const procs = readFileSync(join('/sys/fs/cgroup/pids', t.cgroupParent, ids.get('ex1')!, 'cgroup.procs'), 'utf8')
+      const procs = readFileSync(join(containerCgroupDir(t.cgroupParent, ids.get('ex1')!, 'pids'), 'cgroup.procs'), 'utf8')
         .split('\n')
         .filter(Boolean)
         .map(Number);
@@ -222,14 +222,13 @@ describe('exec', () => {
     expect(u.stderr.trim()).toMatch(/No such container: nosuchcontainer/);
 
     // freeze through the cgroup freezer directly (what `pause` does)
-    const freezer = join('/sys/fs/cgroup/freezer', t.cgroupParent, ids.get('ex1')!, 'freezer.state');
-    writeFileSync(freezer, 'FROZEN');
+    freezeDirect(t.cgroupParent, ids.get('ex1')!, true);
     try {
       const p = await t.run(['exec', 'ex1', 'true']);
       expect(p.exitCode).toBe(1);
       expect(p.stderr.trim()).toBe('tscontainer: container ex1 is paused, unpause it first');
     } finally {
-      writeFileSync(freezer, 'THAWED');
+      freezeDirect(t.cgroupParent, ids.get('ex1')!, false);
     }
     await t.run(['rm', '-f', 'ex1']);
     await t.run(['create', '--name', 'ex2', 'busybox', 'true']);

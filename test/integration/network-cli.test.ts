@@ -16,7 +16,7 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { REPO, makeRoot, type TestRoot } from './support/cli.js';
+import { REPO, makeRoot, scaled, type TestRoot } from './support/cli.js';
 
 let t: TestRoot;
 let etc: string;
@@ -183,7 +183,7 @@ beforeAll(async () => {
   const layer = join(REPO, 'images/busybox/out/layer.tar');
   if (!existsSync(layer)) await execa('node', [join(REPO, 'dist/tscontainer.cjs'), 'image', 'build-builtin'], { env: t.env });
   await ok(['import', '-c', 'EXPOSE 80', '-c', 'EXPOSE 53/udp', '-c', `CMD ["sh","-c","${webHtml}"]`, layer, `exposed-${tag}`]);
-}, 120_000);
+}, scaled(120_000));
 
 afterAll(async () => {
   for (const c of spawned) c.kill('SIGKILL');
@@ -210,7 +210,7 @@ afterAll(async () => {
   expect(tables).not.toContain(table);
   expect(vethLines).not.toContain(String(t.env['TSCONTAINER_VETH_PREFIX']));
   expect(existsSync(`/sys/class/net/${t.bridge}`)).toBe(false);
-}, 180_000);
+}, scaled(180_000));
 
 describe('container networking through the CLI', () => {
   it('run --rm busybox ip addr: lo and eth0 with an address of the default network', async () => {
@@ -619,7 +619,7 @@ describe('container networking through the CLI', () => {
     expect(rm.exitCode, rm.stderr).toBe(0);
     expect(leases().filter((l) => l.name?.startsWith('many'))).toEqual([]);
     console.log(`50 concurrent run -d: ${elapsed} ms`);
-  }, 150_000);
+  }, scaled(150_000));
 
   it('after rm of every container and network: no lease, rule or veth of the test is left', async () => {
     await ok(['rm', '-f', 'web', 'w2', 'db']);

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { leftovers, makeRoot, type TestRoot } from './support/cli.js';
+import { containerCgroupDir, leftovers, makeRoot, type TestRoot } from './support/cli.js';
 
 let t: TestRoot;
 
@@ -40,7 +40,7 @@ describe('concurrent CLI processes on one container', () => {
     const s = await inspect('once');
     expect(s.State.Status).toBe('running');
     const procs = readFileSync(
-      `/sys/fs/cgroup/pids/${t.cgroupParent}/${(await t.run(['inspect', '-f', '{{.Id}}', 'once'])).stdout}/cgroup.procs`,
+      join(containerCgroupDir(t.cgroupParent, (await t.run(['inspect', '-f', '{{.Id}}', 'once'])).stdout, 'pids'), 'cgroup.procs'),
       'utf8',
     )
       .split('\n')
