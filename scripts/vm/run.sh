@@ -208,9 +208,8 @@ mount -t devtmpfs dev /dev
 OUT=/dev/ttyS0
 stty -F $OUT -onlcr 2>/dev/null
 HAVE_CTL=0
-fail() {
-  echo "run.sh: guest: $*" > $OUT
-  [ $HAVE_CTL = 1 ] && echo "$*" > /ctl/harness-error
+fail() { # one line: the host prints it from the control share, or we do when there is none
+  if [ $HAVE_CTL = 1 ]; then echo "$*" > /ctl/harness-error; else echo "run.sh: guest: $*" > $OUT; fi
   sync
   poweroff -f
 }
@@ -294,7 +293,10 @@ hostname tscontainer-vm
 echo "command-start $(cut -d' ' -f1 /proc/uptime)" >> /ctl/timing
 # Not a plain chroot: the kernel refuses unshare(CLONE_NEWUSER) to a chrooted task. As
 # switch_root does, move the new root onto / (in a private mount namespace, so /ctl stays here).
-unshare -m sh -c "cd $R && mount --move . / && exec chroot . /bin/bash -c '. /run/vmctl/env && cd \"\$VM_SHARE\" && exec /run/vmctl/cmd'" </dev/null >$OUT 2>&1
+# The output goes through a pipe, not straight to the serial port: the command's stdout is not a
+# terminal (no pagers, no interactive reporters), as in CI. pipefail keeps the command's status.
+set -o pipefail
+unshare -m sh -c "cd $R && mount --move . / && exec chroot . /bin/bash -c '. /run/vmctl/env && cd \"\$VM_SHARE\" && exec /run/vmctl/cmd'" </dev/null 2>&1 | cat >$OUT
 rc=$?
 echo "command-exit $(cut -d' ' -f1 /proc/uptime)" >> /ctl/timing
 echo $rc > /ctl/status
