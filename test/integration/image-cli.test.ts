@@ -177,7 +177,8 @@ describe.skipIf(!isRoot)('built-in busybox (needs root: image layers keep file o
     expect(names).toMatch(/^drwxrwxrwt 0\/0 .* tmp\/$/m);
     expect(names).toMatch(/ etc\/passwd$/m);
     expect(names).toMatch(/ proc\/$/m);
-  });
+    // two builds fork ~1000 processes each: seconds on the host, minutes under QEMU's TCG
+  }, scaled(150_000));
 
   it('every fresh state root gets the same busybox image on first use', async () => {
     const a = newRoot();

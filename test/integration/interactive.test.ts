@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readlinkSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, containerCgroupDir, freezeDirect, makeRoot, type TestRoot } from './support/cli.js';
+import { CLI, containerCgroupDir, freezeDirect, makeRoot, scaled, type TestRoot } from './support/cli.js';
 import { PtySession } from './support/pty.js';
 
 let t: TestRoot;
@@ -35,7 +35,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `fn` until it returns true, or fails after `ms`. */
 async function eventually(fn: () => boolean | Promise<boolean>, ms = 8000): Promise<void> {
-  const deadline = Date.now() + ms;
+  const deadline = Date.now() + scaled(ms);
   while (!(await fn())) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await sleep(50);
@@ -280,7 +280,7 @@ describe('users by name', () => {
 
 describe('the monitor cleans up after a detached container', () => {
   it('run -d --rm: gone from ps -a with no cgroup, row or directory left', async () => {
-    const r = await t.run(['run', '-d', '--rm', 'busybox', 'sh', '-c', 'sleep 1']);
+    const r = await t.run(['run', '-d', '--rm', 'busybox', 'sh', '-c', `sleep ${scaled(1000) / 1000}`]);
     expect(r.exitCode, r.stderr).toBe(0);
     const id = r.stdout.trim();
     expect(cgroupDirsOf(id).length).toBeGreaterThan(0);
@@ -292,7 +292,7 @@ describe('the monitor cleans up after a detached container', () => {
 
   it('a detached container that exits on its own: cgroup gone with no CLI call, then Exited (4)', async () => {
     const port = String(20000 + Math.floor(Math.random() * 20000));
-    const r = await t.run(['run', '-d', '-p', `${port}:80`, 'busybox', 'sh', '-c', 'sleep 1; exit 4']);
+    const r = await t.run(['run', '-d', '-p', `${port}:80`, 'busybox', 'sh', '-c', `sleep ${scaled(1000) / 1000}; exit 4`]);
     expect(r.exitCode, r.stderr).toBe(0);
     const id = r.stdout.trim();
     expect(cgroupDirsOf(id).length).toBeGreaterThan(0);

@@ -536,11 +536,12 @@ describe('container networking through the CLI', () => {
   });
 
   it('a restarted container gets a fresh veth even while a joiner still holds its old namespace', async () => {
-    await ok(['run', '-d', '--name', 'r1', 'busybox', 'sleep', '2']);
+    // r1 must still run when j1 joins it, however slow the machine
+    await ok(['run', '-d', '--name', 'r1', 'busybox', 'sleep', String(scaled(2000) / 1000)]);
     await ok(['run', '-d', '--name', 'j1', '--network', 'container:r1', 'busybox', 'sleep', '1000']);
     const addr = leases().find((l) => l.name === 'r1')!.address;
     const before = vethsOfTest();
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + scaled(10_000);
     while (!(await exited('r1'))) {
       if (Date.now() > deadline) throw new Error('r1 did not exit');
       await new Promise((r) => setTimeout(r, 200));
