@@ -40,7 +40,10 @@ describe('concurrent CLI processes on one container', () => {
     const s = await inspect('once');
     expect(s.State.Status).toBe('running');
     const procs = readFileSync(
-      join(containerCgroupDir(t.cgroupParent, (await t.run(['inspect', '-f', '{{.Id}}', 'once'])).stdout, 'pids'), 'cgroup.procs'),
+      join(
+        containerCgroupDir(t.cgroupParent, (await t.run(['inspect', '-f', '{{.Id}}', 'once'])).stdout, 'pids'),
+        'cgroup.procs',
+      ),
       'utf8',
     )
       .split('\n')
