@@ -6,6 +6,9 @@
 #   sudo scripts/vm/integration.sh [--cgroup v2|hybrid] [--kernel debian|PATH] [vitest args...]
 #   npm run test:vm                    # the same, after `npm run build`, on cgroup v2
 #
+# The guest gets a snapshot of the checkout taken at start: editing it while a long run goes on
+# does not mix old and new files in the run.
+#
 # Exit status: vitest's (0 all passed), or run.sh's 124/125/126 (timeout, VM or harness failure,
 # bad usage), each with one line on stderr saying which.
 set -euo pipefail
@@ -30,6 +33,6 @@ MODULES=overlay,veth,bridge,nf_tables,nf_nat,nf_conntrack,nft_chain_nat,nft_nat,
 SCALE=${TSC_TEST_TIME_SCALE:-4}
 EXPECT=2
 [ "$CGROUP" = hybrid ] && EXPECT=1
-exec "$HERE/run.sh" --kernel "$KERNEL" --cgroup "$CGROUP" --modules "$MODULES" --share "$REPO" \
+exec "$HERE/run.sh" --kernel "$KERNEL" --cgroup "$CGROUP" --modules "$MODULES" --share "$REPO" --snapshot \
   -e CI=1 -e NO_COLOR=1 -e TSC_EXPECT_CGROUP_VERSION=$EXPECT -e TSC_TEST_TIME_SCALE=$SCALE \
   -- "$HERE/guest-vitest.sh" "$@"

@@ -23,6 +23,8 @@
 #                          working directory (default: this checkout)
 #   --rw                   write through to the share (default: the guest's writes to it go to a
 #                          tmpfs overlay and are dropped with the VM)
+#   --snapshot             share a copy of DIR made at start (without .git; node_modules is shared
+#                          as it is), so edits to the checkout during a long run do not reach it
 #   -e, --env VAR=VAL      export VAR in the guest (repeatable); the guest also gets the caller's
 #                          PATH, HOME=/root, LANG=C.UTF-8, TSC_VM=1, TSC_VM_CGROUP=<v2|hybrid>
 #   --mem MB               guest RAM (default 2048)     --cpus N   vCPUs (default 2)
@@ -49,6 +51,7 @@ CGROUP=v2
 MODULES=
 SHARE=$REPO
 SHARE_RW=0
+SNAPSHOT=0
 MEM=2048
 CPUS=2
 TIMEOUT=3600
@@ -67,6 +70,7 @@ while [ $# -gt 0 ]; do
     --modules) MODULES=${2?--modules needs a list}; shift 2 ;;
     --share) SHARE=${2:?--share needs a directory}; shift 2 ;;
     --rw) SHARE_RW=1; shift ;;
+    --snapshot) SNAPSHOT=1; shift ;;
     -e|--env) ENVS+=("${2:?--env needs VAR=VAL}"); shift 2 ;;
     --mem) MEM=${2:?}; shift 2 ;;
     --cpus) CPUS=${2:?}; shift 2 ;;
@@ -81,6 +85,7 @@ done
 case "$CGROUP" in v2|hybrid) ;; *) die "--cgroup must be v2 or hybrid, not $CGROUP" ;; esac
 for kv in "${ENVS[@]}"; do [[ $kv =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || die "--env wants VAR=VAL, not $kv"; done
 SHARE=$(cd "$SHARE" 2>/dev/null && pwd -P) || die "share directory not found"
+[ "$SHARE_RW" = 1 ] && [ "$SNAPSHOT" = 1 ] && die "--rw and --snapshot exclude each other"
 [ "$(id -u)" = 0 ] || die "needs root (9p passthrough of the host's /, the guest runs as root)"
 
 # --- host prerequisites -------------------------------------------------------------------------
@@ -174,7 +179,7 @@ mkdir -p "$RUN/ctl" "$RUN/initrd"
 # The initramfs: static busybox, the modules needed to reach the host's / (virtio, 9p, overlay,
 # when they are modules of this kernel) with their dependencies, and /init (below).
 I=$RUN/initrd
-mkdir -p "$I"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,ctl,host,rw,newroot,share.ro,lib/modules}
+mkdir -p "$I"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,ctl,host,rw,newroot,share.ro,nm.ro,lib/modules}
 cp "$BUSYBOX" "$I/bin/busybox"
 if [ -n "$MODTREE" ]; then
   mkdir -p "$I/lib/modules/$KVER"
@@ -227,7 +232,7 @@ echo "guest-up $(cut -d' ' -f1 /proc/uptime)" >> /ctl/timing
 # the host's /, read-only, with a tmpfs overlay on top: the guest's root
 mount -t 9p -o $O9,cache=loose,ro hostroot /host || fail "cannot mount the host's / over 9p"
 mount -t tmpfs -o size=${VM_TMPFS_SIZE:-75%} rw /rw || fail "cannot mount the tmpfs for the overlay"
-mkdir -p /rw/root.u /rw/root.w /rw/share.u /rw/share.w
+mkdir -p /rw/root.u /rw/root.w /rw/share.u /rw/share.w /rw/nm.u /rw/nm.w
 mount -t overlay -o lowerdir=/host,upperdir=/rw/root.u,workdir=/rw/root.w root /newroot ||
   fail "cannot mount the overlay root (overlay missing from this kernel?)"
 
@@ -287,6 +292,13 @@ else
     fail "cannot mount the share's overlay at $VM_SHARE"
 fi
 [ -d "$R$VM_SHARE" ] || fail "the share is not visible at $VM_SHARE"
+# a snapshot's node_modules: the checkout's own, read-only under a tmpfs overlay
+if [ "$VM_NM" = 1 ]; then
+  mount -t 9p -o $O9,cache=loose,ro nm /nm.ro || fail "cannot mount node_modules"
+  mkdir -p "$R$VM_SHARE/node_modules"
+  mount -t overlay -o lowerdir=/nm.ro,upperdir=/rw/nm.u,workdir=/rw/nm.w nm "$R$VM_SHARE/node_modules" ||
+    fail "cannot mount the overlay of node_modules"
+fi
 ip link set lo up
 hostname tscontainer-vm
 
@@ -307,6 +319,20 @@ INIT
 chmod 755 "$I/init"
 (cd "$I" && find . | "$BUSYBOX" cpio -o -H newc 2>/dev/null) > "$RUN/initrd.cpio" || fail "cannot build the initramfs"
 
+# --- the share: the directory itself, or a copy of it taken now -----------------------------------
+SHARE_SRC=$SHARE
+NM=
+if [ "$SNAPSHOT" = 1 ]; then
+  SHARE_SRC=$RUN/snap
+  mkdir "$SHARE_SRC"
+  tar -C "$SHARE" --exclude=./node_modules --exclude=./.git -cf - . | tar -C "$SHARE_SRC" -xf - ||
+    fail "cannot copy $SHARE for the snapshot"
+  if [ -e "$SHARE/node_modules" ]; then
+    NM=$(readlink -f "$SHARE/node_modules")
+    mkdir -p "$SHARE_SRC/node_modules"
+  fi
+fi
+
 # --- what the guest runs: config for /init, environment and the command for the guest's bash ----
 q() { printf '%q' "$1"; }
 {
@@ -315,6 +341,7 @@ q() { printf '%q' "$1"; }
   echo "VM_CGROUP=$CGROUP"
   echo "VM_MODULES=$(q "$MODULES")"
   echo "VM_MODTREE=$(q "$MODTREE")"
+  echo "VM_NM=$([ -n "$NM" ] && echo 1 || echo 0)"
 } > "$RUN/ctl/config"
 {
   echo "export VM_SHARE=$(q "$SHARE")"
@@ -340,12 +367,13 @@ QEMU=(qemu-system-x86_64 -machine q35 -accel tcg,thread=multi -cpu max -smp "$CP
   -fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap -device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot
 )
 if [ "$SHARE_RW" = 1 ]; then
-  QEMU+=(-fsdev local,id=share,path="$SHARE",security_model=none,multidevs=remap -device virtio-9p-pci,fsdev=share,mount_tag=share)
+  QEMU+=(-fsdev local,id=share,path="$SHARE_SRC",security_model=none,multidevs=remap -device virtio-9p-pci,fsdev=share,mount_tag=share)
 else
-  QEMU+=(-fsdev local,id=share,path="$SHARE",security_model=none,readonly=on,multidevs=remap -device virtio-9p-pci,fsdev=share,mount_tag=share)
+  QEMU+=(-fsdev local,id=share,path="$SHARE_SRC",security_model=none,readonly=on,multidevs=remap -device virtio-9p-pci,fsdev=share,mount_tag=share)
 fi
+[ -n "$NM" ] && QEMU+=(-fsdev local,id=nm,path="$NM",security_model=none,readonly=on,multidevs=remap -device virtio-9p-pci,fsdev=nm,mount_tag=nm)
 
-say "booting $(basename "$KIMAGE")${KVER:+ ($KVER)} under TCG, cgroup $CGROUP, share $SHARE"
+say "booting $(basename "$KIMAGE")${KVER:+ ($KVER)} under TCG, cgroup $CGROUP, share $SHARE$([ "$SNAPSHOT" = 1 ] && echo ' (a snapshot)')"
 T0=$(date +%s)
 timeout -k 10 "$TIMEOUT" "${QEMU[@]}" </dev/null &
 QPID=$!
