@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cgroupV2Only, leftovers, makeRoot, type TestRoot } from './support/cli.js';
-import { sharesToWeight } from '../../src/cgroups/index.js';
+import { blkioToIoWeight, sharesToWeight } from '../../src/cgroups/index.js';
 
 function whyNot(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root';
@@ -30,7 +30,7 @@ describe.skipIf(skip !== undefined)(`run on cgroup v2${skip ? ` (skipped: ${skip
     expect(await t.cleanup()).toEqual([]);
   });
 
-  it('writes memory.max, memory.swap.max, cpu.max, cpu.weight, cpuset.cpus and pids.max', async () => {
+  it('writes memory.max, memory.swap.max, cpu.max, cpu.weight, cpuset.cpus, pids.max and io.weight', async () => {
     const r = await t.run([
       'run',
       '-d',
@@ -50,6 +50,8 @@ describe.skipIf(skip !== undefined)(`run on cgroup v2${skip ? ` (skipped: ${skip
       '0',
       '--pids-limit',
       '50',
+      '--blkio-weight',
+      '300',
       'busybox',
       'sleep',
       '1000',
@@ -62,6 +64,9 @@ describe.skipIf(skip !== undefined)(`run on cgroup v2${skip ? ` (skipped: ${skip
     expect(file(id, 'cpu.weight')).toBe(String(sharesToWeight(512)));
     expect(file(id, 'cpuset.cpus')).toBe('0');
     expect(file(id, 'pids.max')).toBe('50');
+    // BFQ takes the blkio weight as it is; else io.weight (iocost) gets it scaled to 1..10000
+    if (existsSync(join(group(id), 'io.bfq.weight'))) expect(file(id, 'io.bfq.weight')).toMatch(/\b300$/);
+    else expect(file(id, 'io.weight')).toBe(`default ${blkioToIoWeight(300)}`);
     // the parent delegates the controllers; the container's own group is a leaf with its process
     const parent = readFileSync(join('/sys/fs/cgroup', t.cgroupParent, 'cgroup.subtree_control'), 'utf8');
     for (const c of ['memory', 'cpu', 'pids', 'cpuset']) expect(parent).toContain(c);
