@@ -95,7 +95,8 @@ export class PtySession {
       };
       const timer = setTimeout(() => {
         this.listeners.delete(check);
-        reject(new Error(`timed out waiting for ${re} in ${JSON.stringify(this.output.slice(from))}`));
+        const why = this.stderr.trim() ? ` (driver stderr: ${JSON.stringify(this.stderr.trim().slice(-400))})` : '';
+        reject(new Error(`timed out waiting for ${re} in ${JSON.stringify(this.output.slice(from))}${why}`));
       }, scaled(timeoutMs));
       this.listeners.add(check);
       check();
