@@ -493,7 +493,7 @@ describe.skipIf(!isRoot)('tscontainer-helper: users, loopback, exit command, att
     await h.report('pid');
     h.go();
     expect((await h.exited).code).toBe(3);
-    for (let i = 0; i < scaled(100) && !(existsSync(out) && readFileSync(out, 'utf8').split('\n').length >= 4); i++) await sleep(20);
+    for (let i = 0; i < scaled(100) && !(existsSync(out) && readFileSync(out, 'utf8').trim().split('\n').length >= 4); i++) await sleep(20);
     const [exitJson, stdin, sid, pid] = readFileSync(out, 'utf8').trim().split('\n');
     expect(JSON.parse(exitJson!)).toMatchObject({ exitCode: 3, signal: null });
     expect(stdin).toBe('/dev/null');
