@@ -112,11 +112,12 @@ describe('logs', () => {
       'busybox',
       'sh',
       '-c',
-      'for i in 1 2 3 4 5 6; do echo line$i; sleep 0.3; done',
+      // the lines must still be coming when logs -f (a node start) has connected
+      `for i in 1 2 3 4 5 6; do echo line$i; sleep ${scaled(300) / 1000}; done`,
     ]);
     const started = Date.now();
     const seen: { at: number; line: string }[] = [];
-    const f = execa('node', [CLI, 'logs', '-f', 'lf'], { env: t.env, reject: false, timeout: 20_000 });
+    const f = execa('node', [CLI, 'logs', '-f', 'lf'], { env: t.env, reject: false, timeout: scaled(20_000) });
     f.stdout!.on('data', (d: Buffer) => {
       for (const l of d.toString().split('\n').filter(Boolean)) seen.push({ at: Date.now() - started, line: l });
     });
