@@ -84,7 +84,7 @@ describe.skipIf(skip !== undefined)(`cgroups on the real kernel${skip ? ` (skipp
 
   it('detects the layout from mountinfo', () => {
     expect([1, 2]).toContain(layout.version);
-    // set by the VM harness (scripts/vm/cgroup2-guest.sh), which boots with cgroup_no_v1=all
+    // set by the VM harness (scripts/vm/integration.sh), which boots with cgroup_no_v1=all
     const expected = process.env['TSC_EXPECT_CGROUP_VERSION'];
     if (expected) expect(layout.version).toBe(Number(expected));
     if (layout.version === 1) {

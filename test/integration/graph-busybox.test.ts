@@ -2,6 +2,7 @@
 // and run from the overlay mount with chroot. The binary is the built-in image's (built here when
 // images/busybox/out is missing), so as root this never skips.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { scaled } from './support/cli.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -21,7 +22,7 @@ beforeAll(async () => {
   bbDir = tempDir();
   await execa('tar', ['-xf', join(out, 'layer.tar'), '-C', bbDir, 'bin/busybox']);
   busybox = join(bbDir, 'bin', 'busybox');
-}, 120_000);
+}, scaled(120_000));
 afterAll(async () => {
   if (bbDir) await cleanupDir(bbDir);
 });

@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import tar, { type Header } from 'tar-stream';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { scaled } from './support/cli.js';
 import { openDriver } from '../../src/graph/index.js';
 import type { ImageContext } from '../../src/image/context.js';
 import { resolveImage } from '../../src/image/resolve.js';
@@ -151,7 +152,7 @@ beforeAll(() => {
   // One build at a time across test files running in parallel.
   spawnSync('flock', ['/tmp/tsc-build.lock', 'npx', 'tsc', '-p', 'tsconfig.json'], { cwd: REPO, stdio: 'ignore' });
   expect(existsSync(CLI)).toBe(true);
-}, 180_000);
+}, scaled(180_000));
 
 describe.skipIf(!isRoot)('built-in busybox (needs root: image layers keep file owners, overlay mounts)', () => {
   it('builds reproducibly', () => {
@@ -176,7 +177,8 @@ describe.skipIf(!isRoot)('built-in busybox (needs root: image layers keep file o
     expect(names).toMatch(/^drwxrwxrwt 0\/0 .* tmp\/$/m);
     expect(names).toMatch(/ etc\/passwd$/m);
     expect(names).toMatch(/ proc\/$/m);
-  });
+    // two builds fork ~1000 processes each: seconds on the host, minutes under QEMU's TCG
+  }, scaled(150_000));
 
   it('every fresh state root gets the same busybox image on first use', async () => {
     const a = newRoot();

@@ -3,9 +3,9 @@
 // container, the monitor's exit command (run -d --rm, detached exits), loopback without ip.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readlinkSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readlinkSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, makeRoot, type TestRoot } from './support/cli.js';
+import { CLI, containerCgroupDir, freezeDirect, makeRoot, scaled, type TestRoot } from './support/cli.js';
 import { PtySession } from './support/pty.js';
 
 let t: TestRoot;
@@ -35,7 +35,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `fn` until it returns true, or fails after `ms`. */
 async function eventually(fn: () => boolean | Promise<boolean>, ms = 8000): Promise<void> {
-  const deadline = Date.now() + ms;
+  const deadline = Date.now() + scaled(ms);
   while (!(await fn())) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await sleep(50);
@@ -166,11 +166,11 @@ describe('exec', () => {
     const hostCg = (p: number) =>
       readFileSync(`/proc/${p}/cgroup`, 'utf8')
         .split('\n')
-        .filter((l) => /memory|pids/.test(l))
+        .filter((l) => /memory|pids|^0::/.test(l))
         .sort();
     let sleeper = 0;
     await eventually(() => {
-      const procs = readFileSync(join('/sys/fs/cgroup/pids', t.cgroupParent, ids.get('ex1')!, 'cgroup.procs'), 'utf8')
+      const procs = readFileSync(join(containerCgroupDir(t.cgroupParent, ids.get('ex1')!, 'pids'), 'cgroup.procs'), 'utf8')
         .split('\n')
         .filter(Boolean)
         .map(Number);
@@ -222,14 +222,13 @@ describe('exec', () => {
     expect(u.stderr.trim()).toMatch(/No such container: nosuchcontainer/);
 
     // freeze through the cgroup freezer directly (what `pause` does)
-    const freezer = join('/sys/fs/cgroup/freezer', t.cgroupParent, ids.get('ex1')!, 'freezer.state');
-    writeFileSync(freezer, 'FROZEN');
+    freezeDirect(t.cgroupParent, ids.get('ex1')!, true);
     try {
       const p = await t.run(['exec', 'ex1', 'true']);
       expect(p.exitCode).toBe(1);
       expect(p.stderr.trim()).toBe('tscontainer: container ex1 is paused, unpause it first');
     } finally {
-      writeFileSync(freezer, 'THAWED');
+      freezeDirect(t.cgroupParent, ids.get('ex1')!, false);
     }
     await t.run(['rm', '-f', 'ex1']);
     await t.run(['create', '--name', 'ex2', 'busybox', 'true']);
@@ -281,7 +280,7 @@ describe('users by name', () => {
 
 describe('the monitor cleans up after a detached container', () => {
   it('run -d --rm: gone from ps -a with no cgroup, row or directory left', async () => {
-    const r = await t.run(['run', '-d', '--rm', 'busybox', 'sh', '-c', 'sleep 1']);
+    const r = await t.run(['run', '-d', '--rm', 'busybox', 'sh', '-c', `sleep ${scaled(1000) / 1000}`]);
     expect(r.exitCode, r.stderr).toBe(0);
     const id = r.stdout.trim();
     expect(cgroupDirsOf(id).length).toBeGreaterThan(0);
@@ -293,7 +292,7 @@ describe('the monitor cleans up after a detached container', () => {
 
   it('a detached container that exits on its own: cgroup gone with no CLI call, then Exited (4)', async () => {
     const port = String(20000 + Math.floor(Math.random() * 20000));
-    const r = await t.run(['run', '-d', '-p', `${port}:80`, 'busybox', 'sh', '-c', 'sleep 1; exit 4']);
+    const r = await t.run(['run', '-d', '-p', `${port}:80`, 'busybox', 'sh', '-c', `sleep ${scaled(1000) / 1000}; exit 4`]);
     expect(r.exitCode, r.stderr).toBe(0);
     const id = r.stdout.trim();
     expect(cgroupDirsOf(id).length).toBeGreaterThan(0);

@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readlinkSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { scaled } from './support/cli.js';
 import {
   HELPER,
   Helper,
@@ -492,7 +493,7 @@ describe.skipIf(!isRoot)('tscontainer-helper: users, loopback, exit command, att
     await h.report('pid');
     h.go();
     expect((await h.exited).code).toBe(3);
-    for (let i = 0; i < 100 && !(existsSync(out) && readFileSync(out, 'utf8').split('\n').length >= 4); i++) await sleep(20);
+    for (let i = 0; i < scaled(100) && !(existsSync(out) && readFileSync(out, 'utf8').trim().split('\n').length >= 4); i++) await sleep(20);
     const [exitJson, stdin, sid, pid] = readFileSync(out, 'utf8').trim().split('\n');
     expect(JSON.parse(exitJson!)).toMatchObject({ exitCode: 3, signal: null });
     expect(stdin).toBe('/dev/null');
@@ -522,7 +523,7 @@ describe.skipIf(!isRoot)('tscontainer-helper: users, loopback, exit command, att
     });
     await new Promise((r) => sock.once('connect', r));
     sock.write('one\n');
-    for (let i = 0; i < 100 && frames.length < 2; i++) await sleep(20);
+    for (let i = 0; i < scaled(100) && frames.length < 2; i++) await sleep(20);
     expect(frames).toEqual([
       [1, 'got one\n'],
       [2, 'oops\n'],

@@ -16,7 +16,7 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { REPO, makeRoot, type TestRoot } from './support/cli.js';
+import { REPO, makeRoot, scaled, type TestRoot } from './support/cli.js';
 
 let t: TestRoot;
 let etc: string;
@@ -183,7 +183,7 @@ beforeAll(async () => {
   const layer = join(REPO, 'images/busybox/out/layer.tar');
   if (!existsSync(layer)) await execa('node', [join(REPO, 'dist/tscontainer.cjs'), 'image', 'build-builtin'], { env: t.env });
   await ok(['import', '-c', 'EXPOSE 80', '-c', 'EXPOSE 53/udp', '-c', `CMD ["sh","-c","${webHtml}"]`, layer, `exposed-${tag}`]);
-}, 120_000);
+}, scaled(120_000));
 
 afterAll(async () => {
   for (const c of spawned) c.kill('SIGKILL');
@@ -210,7 +210,7 @@ afterAll(async () => {
   expect(tables).not.toContain(table);
   expect(vethLines).not.toContain(String(t.env['TSCONTAINER_VETH_PREFIX']));
   expect(existsSync(`/sys/class/net/${t.bridge}`)).toBe(false);
-}, 180_000);
+}, scaled(180_000));
 
 describe('container networking through the CLI', () => {
   it('run --rm busybox ip addr: lo and eth0 with an address of the default network', async () => {
@@ -536,11 +536,12 @@ describe('container networking through the CLI', () => {
   });
 
   it('a restarted container gets a fresh veth even while a joiner still holds its old namespace', async () => {
-    await ok(['run', '-d', '--name', 'r1', 'busybox', 'sleep', '2']);
+    // r1 must still run when j1 joins it, however slow the machine
+    await ok(['run', '-d', '--name', 'r1', 'busybox', 'sleep', String(scaled(2000) / 1000)]);
     await ok(['run', '-d', '--name', 'j1', '--network', 'container:r1', 'busybox', 'sleep', '1000']);
     const addr = leases().find((l) => l.name === 'r1')!.address;
     const before = vethsOfTest();
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + scaled(10_000);
     while (!(await exited('r1'))) {
       if (Date.now() > deadline) throw new Error('r1 did not exit');
       await new Promise((r) => setTimeout(r, 200));
@@ -619,7 +620,7 @@ describe('container networking through the CLI', () => {
     expect(rm.exitCode, rm.stderr).toBe(0);
     expect(leases().filter((l) => l.name?.startsWith('many'))).toEqual([]);
     console.log(`50 concurrent run -d: ${elapsed} ms`);
-  }, 150_000);
+  }, scaled(150_000));
 
   it('after rm of every container and network: no lease, rule or veth of the test is left', async () => {
     await ok(['rm', '-f', 'web', 'w2', 'db']);

@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scaled } from './support/cli.js';
 import { openDb, type DB } from '../../src/store/db.js';
 import { insertContainer } from '../../src/store/containers.js';
 import { listNetworks, releaseContainerNetwork, removeRuleTable, type NetConfig } from '../../src/network/index.js';
@@ -162,5 +163,5 @@ try {
       `50 parallel prepare+attach in separate processes: wall ${wall} ms, attach median ${ms[25]!.toFixed(1)} ms, max ${ms[N - 1]!.toFixed(1)} ms`,
     );
     expect(sh('nft', ['list', 'chain', 'ip', config.nftTable, 'publish']).stdout.match(/dnat to/g)).toHaveLength(N);
-  }, 180_000);
+  }, scaled(180_000));
 });

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { leftovers, makeRoot, type TestRoot } from './support/cli.js';
+import { containerCgroupDir, leftovers, makeRoot, scaled, type TestRoot } from './support/cli.js';
 
 let t: TestRoot;
 
@@ -40,7 +40,10 @@ describe('concurrent CLI processes on one container', () => {
     const s = await inspect('once');
     expect(s.State.Status).toBe('running');
     const procs = readFileSync(
-      `/sys/fs/cgroup/pids/${t.cgroupParent}/${(await t.run(['inspect', '-f', '{{.Id}}', 'once'])).stdout}/cgroup.procs`,
+      join(
+        containerCgroupDir(t.cgroupParent, (await t.run(['inspect', '-f', '{{.Id}}', 'once'])).stdout, 'pids'),
+        'cgroup.procs',
+      ),
       'utf8',
     )
       .split('\n')
@@ -78,7 +81,7 @@ describe('concurrent CLI processes on one container', () => {
       const r = await t.run(['run', '-d', '--rm', '--name', `quick${i}`, '--network', 'none', 'busybox', 'true']);
       expect(r.exitCode, r.stderr).toBe(0);
     }
-    const deadline = Date.now() + 15_000;
+    const deadline = Date.now() + scaled(15_000);
     let left = '';
     while (Date.now() < deadline) {
       left = (await t.run(['ps', '-a', '-q', '-f', 'name=quick'])).stdout;
@@ -94,7 +97,7 @@ describe('concurrent CLI processes on one container', () => {
     const first = (await inspect('again')).State.Pid;
     expect((await t.run(['restart', '-t', '1', 'again'])).exitCode).toBe(0);
     // the first run's monitor runs its clean-up as it exits; give it time to act
-    await new Promise((r) => setTimeout(r, 1500));
+    await new Promise((r) => setTimeout(r, scaled(1500)));
     const s = await inspect('again');
     expect(s.State.Status).toBe('running');
     expect(s.State.Pid).not.toBe(first);

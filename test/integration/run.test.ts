@@ -261,7 +261,7 @@ describe('tscontainer run', () => {
 
   it('20 concurrent runs all succeed, with 20 distinct names', async () => {
     const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => t.run(['run', '-d', '--name', `c${i}`, 'busybox', 'sleep', '30'])),
+      Array.from({ length: 20 }, (_, i) => t.run(['run', '-d', '--name', `c${i}`, 'busybox', 'sleep', '1000'])),
     );
     for (const r of results) expect(r.exitCode, r.stderr).toBe(0);
     const ps = await t.run(['ps', '-q']);

@@ -1,5 +1,5 @@
 // The cgroup v2 path against a simulated cgroup2 tree (test/unit/cgroups-fake.ts). The real
-// kernel's v2 behaviour is exercised by the VM harness (scripts/vm/cgroup2-test.sh).
+// kernel's v2 behaviour is exercised by the VM harness (npm run test:vm, docs/vm.md).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -2,7 +2,7 @@
 // on the host afterwards: no mounts under the root, no cgroup directories under the test's
 // cgroup parent, no rows.
 import { execa } from 'execa';
-import { mkdtempSync, rmSync, readFileSync, existsSync, readdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { randomInt } from 'node:crypto';
 import { join, resolve } from 'node:path';
@@ -10,6 +10,12 @@ import { join, resolve } from 'node:path';
 export const REPO = resolve(new URL('../../../', import.meta.url).pathname);
 // bin/tscontainer, as a user runs it (it turns on the compile cache for the bundle)
 export const CLI = join(REPO, 'bin', 'tscontainer');
+
+/** Timing bounds in the tests are the host's. Under emulation (the VM harness sets
+ * TSC_TEST_TIME_SCALE: QEMU TCG runs several times slower) upper bounds and waits stretch by this
+ * factor; lower bounds (a stop -t 2 takes at least 2 s) do not. */
+export const TIME_SCALE = Math.max(1, Number(process.env['TSC_TEST_TIME_SCALE'] ?? '1') || 1);
+export const scaled = (ms: number): number => Math.round(ms * TIME_SCALE);
 
 /** What a CLI run gave: exit code (-1 when it was killed) and its output, without the final newline. */
 export interface CliResult {
@@ -56,7 +62,7 @@ export function makeRoot(label: string, parent: string = tmpdir()): TestRoot {
       env: { ...env, ...opts.env },
       reject: false,
       input: opts.input ?? '',
-      timeout: opts.timeout ?? 60_000,
+      timeout: scaled(opts.timeout ?? 60_000),
     });
     return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
   };
@@ -100,12 +106,19 @@ export function mountsUnder(root: string): string[] {
     .filter((m) => m.startsWith(root));
 }
 
-/** Cgroup directories of the test's parent, deepest first. */
+/** Where cgroup hierarchies are mounted: /sys/fs/cgroup itself on cgroup v2 only, else one
+ * directory per v1 controller (and `unified`) below it. */
+function hierarchies(): string[] {
+  const base = '/sys/fs/cgroup';
+  if (existsSync(join(base, 'cgroup.controllers'))) return [base];
+  return readdirSync(base).map((c) => join(base, c));
+}
+
+/** Cgroup directories of the test's parent, deepest first, in every hierarchy (v1 and v2). */
 export function cgroupDirs(parent: string): string[] {
   const out: string[] = [];
-  const base = '/sys/fs/cgroup';
-  for (const ctrl of readdirSync(base)) {
-    const p = join(base, ctrl, parent);
+  for (const h of hierarchies()) {
+    const p = join(h, parent);
     if (!existsSync(p)) continue;
     for (const e of readdirSync(p, { withFileTypes: true })) if (e.isDirectory()) out.push(join(p, e.name));
     out.push(p);
@@ -118,4 +131,23 @@ export function leftovers(root: string, cgroupParent: string): string[] {
   const leaks = mountsUnder(root).map((m) => `mount ${m}`);
   for (const d of cgroupDirs(cgroupParent)) if (!d.endsWith(cgroupParent)) leaks.push(`cgroup ${d}`);
   return leaks;
+}
+
+/** A container's cgroup directory holding `file`: v2, the one unified group; v1, the group in the
+ * hierarchy that has it (`pids` for cgroup.procs, `freezer` for freezer.state ...). */
+export function containerCgroupDir(parent: string, id: string, v1Controller: string): string {
+  const base = '/sys/fs/cgroup';
+  if (existsSync(join(base, 'cgroup.controllers'))) return join(base, parent, id);
+  return join(base, v1Controller, parent, id);
+}
+
+/** True when containers are placed in cgroup v2 (the unified tree is the only hierarchy). */
+export function cgroupV2Only(): boolean {
+  return existsSync('/sys/fs/cgroup/cgroup.controllers');
+}
+
+/** Freezes or thaws a container's group directly, as `pause` does: v2 cgroup.freeze, v1 freezer.state. */
+export function freezeDirect(parent: string, id: string, frozen: boolean): void {
+  if (cgroupV2Only()) writeFileSync(join(containerCgroupDir(parent, id, ''), 'cgroup.freeze'), frozen ? '1' : '0');
+  else writeFileSync(join(containerCgroupDir(parent, id, 'freezer'), 'freezer.state'), frozen ? 'FROZEN' : 'THAWED');
 }

@@ -3,6 +3,7 @@
 // every process, link and nftables table a test made is removed again. Only pids we spawned
 // are ever killed.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { scaled } from './cli.js';
 import { statSync } from 'node:fs';
 
 export interface FakeContainer {
@@ -51,7 +52,7 @@ export async function fakeContainer(binds: [string, string][] = []): Promise<Fak
     child,
     exec(cmd, opts = {}) {
       const ns = opts.mount ? ['-t', String(pid), '-n', '-m'] : [`--net=/proc/${pid}/ns/net`];
-      const r = spawnSync('nsenter', [...ns, ...cmd], { encoding: 'utf8', timeout: opts.timeoutMs ?? 10_000 });
+      const r = spawnSync('nsenter', [...ns, ...cmd], { encoding: 'utf8', timeout: scaled(opts.timeoutMs ?? 10_000) });
       return { code: r.status ?? 1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
     },
   };

@@ -4,6 +4,7 @@
 // {"resize": [rows, cols]} sets the window size on the master (the kernel then sends SIGWINCH
 // to the terminal's foreground process group, as a terminal emulator does).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { scaled } from './cli.js';
 
 const DRIVER = String.raw`
 import fcntl, json, os, pty, select, struct, sys, termios
@@ -94,8 +95,9 @@ export class PtySession {
       };
       const timer = setTimeout(() => {
         this.listeners.delete(check);
-        reject(new Error(`timed out waiting for ${re} in ${JSON.stringify(this.output.slice(from))}`));
-      }, timeoutMs);
+        const why = this.stderr.trim() ? ` (driver stderr: ${JSON.stringify(this.stderr.trim().slice(-400))})` : '';
+        reject(new Error(`timed out waiting for ${re} in ${JSON.stringify(this.output.slice(from))}${why}`));
+      }, scaled(timeoutMs));
       this.listeners.add(check);
       check();
     });
