@@ -11,7 +11,10 @@
 import { closeSync, constants as C, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
-import { gunzipSync, gzipSync } from 'node:zlib';
+
+// node:zlib on first use: `run` imports this module (through layers.ts) without packing anything
+const gzipSync = (b: Buffer, opts: { level: number }): Buffer => process.getBuiltinModule('node:zlib').gzipSync(b, opts);
+const gunzipSync = (b: Buffer): Buffer => process.getBuiltinModule('node:zlib').gunzipSync(b);
 
 const BLOCK = 512;
 

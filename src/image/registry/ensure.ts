@@ -2,11 +2,9 @@
 // first when the policy says so. Progress goes to stderr, so the container's own output stays
 // alone on stdout.
 import { NotFoundError, UsageError } from '../../util/errors.js';
-import { ProgressBoard } from '../../util/progress.js';
 import type { ImageContext } from '../context.js';
 import { idPrefixOf } from '../reference.js';
 import { resolveImage, type ResolvedImage } from '../resolve.js';
-import { pullImage } from './pull.js';
 
 export type PullPolicy = 'missing' | 'always' | 'never';
 
@@ -17,6 +15,10 @@ export function parsePullPolicy(v: string | undefined): PullPolicy {
 }
 
 async function pullQuietly(ctx: ImageContext, ref: string, platform: string | undefined): Promise<void> {
+  // the registry client (tls, net, crypto) loads only when a pull happens: `run` of an image
+  // that is present never pays for it
+  const { pullImage } = await import('./pull.js');
+  const { ProgressBoard } = await import('../../util/progress.js');
   const board = new ProgressBoard(process.stderr);
   const labels: Record<string, string> = { exists: 'Already exists', downloading: 'Downloading', done: 'Pull complete' };
   const r = await pullImage(ctx, ref, {
