@@ -8,18 +8,15 @@
 // does. Quotas are never enabled (docker's default, and qgroups slow every snapshot). The state
 // root must be on btrfs. Subvolumes are made and removed with the `btrfs` command of
 // btrfs-progs (Node has no ioctl); the rootfs "mount" is a bind of the subvolume.
-import { lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, readdirSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { execInput, execInputSync, firstLine } from '../util/exec.js';
-import { ConflictError, NotFoundError, SystemError, UnsupportedError } from '../util/errors.js';
+import { ConflictError, SystemError, UnsupportedError } from '../util/errors.js';
 import type { ApplyResult, DriverStatus, GraphDriver, MountSpec } from './driver.js';
-import { checkLayerId, exists, removeTreeSync, dirSize, mtimeMs, mountsUnder } from './fsutil.js';
+import { exists, removeTreeSync, dirSize, mtimeMs, mountsUnder } from './fsutil.js';
 import { backingFsName } from './overlay.js';
 import { lazyTar } from './lazy.js';
-
-interface BtrfsMeta {
-  parent: string | null;
-}
+import { TreeLayers } from './tree-layers.js';
 
 /** The inode number of every subvolume's root directory (BTRFS_FIRST_FREE_OBJECTID). */
 const SUBVOLUME_ROOT_INO = 256;
@@ -50,6 +47,7 @@ async function btrfs(args: string[]): Promise<{ code: number; out: string }> {
 
 export class BtrfsDriver implements GraphDriver {
   readonly name = 'btrfs';
+  private readonly layers: TreeLayers;
 
   constructor(readonly home: string) {
     if (!onBtrfs(home)) {
@@ -61,34 +59,17 @@ export class BtrfsDriver implements GraphDriver {
       }
       throw new UnsupportedError(`graph driver "btrfs" needs the state root on a btrfs file system, and ${home} is on ${fs}`);
     }
-    mkdirSync(`${home}/subvolumes`, { recursive: true, mode: 0o700 });
-    mkdirSync(`${home}/meta`, { recursive: true, mode: 0o700 });
+    this.layers = new TreeLayers(this.name, home, 'subvolumes');
   }
 
-  /** The layer's subvolume. */
+  /** The layer's tree. */
   dir(id: string): string {
-    checkLayerId(this.name, id);
-    return `${this.home}/subvolumes/${id}`;
-  }
-
-  private metaPath(id: string): string {
-    return `${this.home}/meta/${id}.json`;
-  }
-
-  private need(id: string): string {
-    const d = this.dir(id);
-    if (!exists(d)) throw new NotFoundError(`btrfs graph driver: layer ${id} does not exist`);
-    return d;
+    return this.layers.dir(id);
   }
 
   /** The parent recorded for `id` (null: a base layer). */
   parent(id: string): string | null {
-    this.need(id);
-    try {
-      return (JSON.parse(readFileSync(this.metaPath(id), 'utf8')) as BtrfsMeta).parent;
-    } catch {
-      return null;
-    }
+    return this.layers.parent(id);
   }
 
   /** Subvolumes under the driver's home (layers, and any a container made inside its root). */
@@ -122,7 +103,7 @@ export class BtrfsDriver implements GraphDriver {
   list(): { id: string; modifiedMs: number }[] {
     const ids = new Set(readdirSync(`${this.home}/subvolumes`));
     for (const m of readdirSync(`${this.home}/meta`)) if (m.endsWith('.json')) ids.add(m.slice(0, -5));
-    return [...ids].map((id) => ({ id, modifiedMs: Math.max(mtimeMs(this.dir(id)), mtimeMs(this.metaPath(id))) }));
+    return [...ids].map((id) => ({ id, modifiedMs: Math.max(mtimeMs(this.dir(id)), mtimeMs(this.layers.metaPath(id))) }));
   }
 
   diffSize(id: string): number {
@@ -132,11 +113,10 @@ export class BtrfsDriver implements GraphDriver {
   async create(id: string, parent: string | null): Promise<void> {
     const d = this.dir(id);
     if (exists(d)) throw new ConflictError(`btrfs graph driver: layer ${id} already exists`);
-    const pd = parent === null ? null : this.need(parent);
+    const pd = parent === null ? null : this.layers.need(parent);
     try {
       // the meta file first: a crash after it leaves a name list() reports and prune removes
-      const meta: BtrfsMeta = { parent };
-      writeFileSync(this.metaPath(id), JSON.stringify(meta));
+      this.layers.writeParent(id, parent);
       const r = pd === null ? await btrfs(['subvolume', 'create', d]) : await btrfs(['subvolume', 'snapshot', pd, d]);
       if (r.code !== 0) {
         throw new SystemError(
@@ -153,32 +133,32 @@ export class BtrfsDriver implements GraphDriver {
 
   async applyDiff(id: string, tar: Readable): Promise<ApplyResult> {
     const { applyLayerTar } = await import('./tar-apply.js');
-    return applyLayerTar(this.need(id), tar, { whiteouts: 'delete' });
+    return applyLayerTar(this.layers.need(id), tar, { whiteouts: 'delete' });
   }
 
   diff(id: string): Readable {
-    const d = this.need(id);
+    const d = this.layers.need(id);
     const parent = this.parent(id);
-    const base = parent === null ? null : this.need(parent);
+    const base = parent === null ? null : this.layers.need(parent);
     return lazyTar(async () => (await import('./tar-diff.js')).compareDiffTar(d, base));
   }
 
   async populate(id: string, fn: (dir: string) => void | Promise<void>): Promise<void> {
-    await fn(this.need(id));
+    await fn(this.layers.need(id));
   }
 
   mountSpec(id: string): { spec: MountSpec; target: string } {
-    const d = this.need(id);
+    const d = this.layers.need(id);
     return { spec: { type: 'bind', source: d, data: 'rbind' }, target: d };
   }
 
   /** The subvolume is already a directory on the host: nothing to mount. */
   async mount(id: string): Promise<string> {
-    return this.need(id);
+    return this.layers.need(id);
   }
 
   async unmount(id: string): Promise<void> {
-    this.need(id);
+    this.layers.need(id);
   }
 
   async remove(id: string): Promise<void> {
@@ -189,7 +169,7 @@ export class BtrfsDriver implements GraphDriver {
       if (isSubvolume(d)) await deleteSubvolume(d);
       else removeTreeSync(d); // never a subvolume (a failed create): a plain directory
     }
-    rmSync(this.metaPath(id), { force: true });
+    this.layers.removeMeta(id);
   }
 }
 
